@@ -1,0 +1,68 @@
+"""The typer app, error handling and consoles shared by every command."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+import typer
+from rich.console import Console
+
+from planner.errors import EXIT_INPUT, EXIT_UNEXPECTED, PlannerError
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok, 1 unexpected error, 2 invalid input, 3 infeasible, 4 solver failure, "
+    "5 GPU required but absent."
+)
+
+app = typer.Typer(
+    name="planner",
+    help="Size an LLM for lifetime cost (training + inference) at a target loss. "
+    + EXIT_CODES_HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False)
+
+
+def fail(message: str, code: int) -> "typer.Exit":
+    """Print one line to stderr and return the Exit to raise."""
+    err.print(f"error: {message}", markup=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def guarded(fn):
+    """Turn planner errors into one-line messages and exit codes; never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except PlannerError as exc:
+            raise fail(str(exc), exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", EXIT_UNEXPECTED) from None
+        except Exception as exc:  # noqa: BLE001 - last line of defence
+            if os.environ.get("PLANNER_DEBUG"):
+                raise
+            raise fail(f"unexpected {type(exc).__name__}: {exc} (set PLANNER_DEBUG=1 for the "
+                       "traceback)", EXIT_UNEXPECTED) from None
+
+    return wrapper
+
+
+def main() -> None:  # console-script entry point
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(EXIT_INPUT)

@@ -1,0 +1,78 @@
+"""Core commands: optimize, validate, schema, laws."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from planner.cli.app import app, guarded, out
+
+BudgetArg = typer.Argument(..., help="Budget YAML file (schema_version: 1).", show_default=False)
+
+
+@app.command()
+@guarded
+def optimize(
+    budget: Path = BudgetArg,
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
+    solver: Optional[str] = typer.Option(
+        None, "--solver", help="iso_loss (fast 1-D, default) or gp (cvxpy geometric program)."),
+    check: bool = typer.Option(False, "--check", help="Also run the other solver and report "
+                               "the relative difference."),
+) -> None:
+    """Find the parameters N and training tokens D that minimise lifetime cost at the target
+    loss, beside the Chinchilla-optimal model of the same loss."""
+    from planner.optimize import optimize as run
+    from planner.report import render_plan, to_json
+
+    result = run(budget, solver=solver, check=check)
+    if as_json:
+        print(to_json(result))
+    else:
+        render_plan(result, out)
+
+
+@app.command()
+@guarded
+def validate(budget: Path = BudgetArg) -> None:
+    """Check a budget file: schema, law, target (exit 0 when valid, 2 or 3 otherwise)."""
+    from planner.budget import load_budget
+    from planner.optimize import prepare
+
+    problem = prepare(load_budget(budget))
+    out.print(f"{budget}: valid (law {problem.law.name}, target loss "
+              f"{problem.target_loss:.4f} nats/token)")
+
+
+@app.command()
+@guarded
+def schema() -> None:
+    """Print the JSON Schema of the budget file."""
+    from planner.budget import budget_json_schema
+
+    print(json.dumps(budget_json_schema(), indent=2))
+
+
+@app.command()
+@guarded
+def laws(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List the loss-law presets with their constants and sources."""
+    from planner.laws import ALL_PRESETS
+    from planner.plan import law_summary
+
+    if as_json:
+        print(json.dumps({k: law_summary(v) for k, v in ALL_PRESETS.items()}, indent=2))
+        return
+    t = Table(title="Loss-law presets")
+    for col in ("name", "form", "constants", "N counts", "fitted N", "source"):
+        t.add_column(col)
+    for name, law in ALL_PRESETS.items():
+        consts = ", ".join(f"{k}={v:g}" for k, v in law.constants().items())
+        fp = law.info.fitted_params
+        t.add_row(name, law.form, consts, law.info.n_definition,
+                  f"{fp[0]:.2g}-{fp[1]:.2g}" if fp else "", law.info.source)
+    out.print(t)

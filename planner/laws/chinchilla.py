@@ -1,0 +1,141 @@
+"""Chinchilla-form loss law ``L(N, D) = E + A·N^-α + B·D^-β`` and its published presets.
+
+Source of the form: Hoffmann et al. 2022, arXiv 2203.15556.  Constants: REFERENCE.md §1.1,
+stored exactly as their sources print them.  N is parameters, D training tokens, L nats/token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class LawInfo:
+    """Metadata every law carries: where it comes from and where it was fitted."""
+
+    source: str = "user-supplied"
+    n_definition: str = "unspecified"
+    loss_unit: str = "nats/token"
+    eval_set: str = "unspecified"
+    provenance: str = "user"  # P (primary), R (reproduced), S (secondary), user, fitted
+    fitted_params: tuple[float, float] | None = None  # (min N, max N) of the fit's runs
+    fitted_tokens: tuple[float, float] | None = None  # (min D, max D)
+    fitted_tokens_per_param: tuple[float, float] | None = None  # (min D/N, max D/N)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class PosyLoss:
+    """The loss constraint in posynomial form: ``E + A·N^-α + B·D^-β ≤ limit``.
+
+    Every law hands the solvers this shape (Kaplan after raising both sides to 1/α_D), so both
+    solvers need to know only one form.
+    """
+
+    E: Any
+    A: Any
+    alpha: Any
+    B: Any
+    beta: Any
+    limit: Any
+
+
+@dataclass(frozen=True)
+class ChinchillaLaw:
+    """``L(N, D) = E + A·N^-α + B·D^-β`` (Hoffmann et al. 2022).  Loss in nats/token."""
+
+    E: float
+    A: float
+    B: float
+    alpha: float
+    beta: float
+    name: str = "inline"
+    info: LawInfo = field(default_factory=LawInfo)
+    form: str = "chinchilla"
+
+    @property
+    def irreducible_loss(self) -> float:
+        return self.E
+
+    def loss(self, params, tokens):
+        """Loss (nats/token) of a model with ``params`` parameters trained on ``tokens``."""
+        n = np.asarray(params, dtype=float)
+        d = np.asarray(tokens, dtype=float)
+        return self.E + self.A * n ** (-self.alpha) + self.B * d ** (-self.beta)
+
+    def posynomial(self, target_loss) -> PosyLoss:
+        return PosyLoss(self.E, self.A, self.alpha, self.B, self.beta, target_loss)
+
+    @property
+    def G(self) -> float:
+        """``G = (αA/(βB))^(1/(α+β))`` of the compute-optimal allocation (REFERENCE §1.1)."""
+        return (self.alpha * self.A / (self.beta * self.B)) ** (1.0 / (self.alpha + self.beta))
+
+    def compute_optimal(self, flops):
+        """Compute-optimal ``(N, D)`` for ``C = 6ND`` FLOPs, inference ignored (REFERENCE §1.1)."""
+        c6 = np.asarray(flops, dtype=float) / 6.0
+        a, b = self.alpha, self.beta
+        return self.G * c6 ** (b / (a + b)), c6 ** (a / (a + b)) / self.G
+
+    def compute_optimal_tokens(self, params):
+        """Tokens that make ``params`` compute-optimal: inverse of ``N_opt(C)``."""
+        n = np.asarray(params, dtype=float)
+        a, b = self.alpha, self.beta
+        c6 = (n / self.G) ** ((a + b) / b)
+        return c6 / n
+
+    def with_constants(self, **changes) -> "ChinchillaLaw":
+        return replace(self, **changes)
+
+    def constants(self) -> dict[str, float]:
+        return {"E": self.E, "A": self.A, "B": self.B, "alpha": self.alpha, "beta": self.beta}
+
+
+_HOFFMANN_RANGE = dict(fitted_params=(7.0e7, 1.6e10), fitted_tokens=(5.0e9, 5.0e11))
+_GADRE = dict(
+    n_definition="total parameters (open_lm params, embeddings and head included)",
+    eval_set="C4 validation (GPT-NeoX tokenizer)",
+    provenance="R",
+    fitted_params=(1.1e7, 4.11e8),
+    fitted_tokens_per_param=(5.0, 640.0),
+    note="fitted on 11M-411M; extrapolation checked to 6.9B and 32x over-training",
+)
+
+PRESETS: dict[str, ChinchillaLaw] = {
+    "hoffmann2022": ChinchillaLaw(
+        E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28, name="hoffmann2022",
+        info=LawInfo(
+            source="Hoffmann et al. 2022, arXiv 2203.15556, Approach 3 as printed",
+            n_definition="total parameters", eval_set="MassiveText", provenance="P",
+            **_HOFFMANN_RANGE,
+        ),
+    ),
+    "epoch2024": ChinchillaLaw(
+        E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658, name="epoch2024",
+        info=LawInfo(
+            source="Besiroglu et al. 2024, arXiv 2404.10102 (refit of Hoffmann's data)",
+            n_definition="total parameters", eval_set="MassiveText", provenance="S",
+            note="secondary transcription (two agree); SEs E 0.03, A 124.58, B 1293.23, "
+            "alpha 0.02, beta 0.02",
+            **_HOFFMANN_RANGE,
+        ),
+    ),
+    "gadre2024-c4": ChinchillaLaw(
+        E=1.5083, A=113.69, B=152.51, alpha=0.2425, beta=0.2425, name="gadre2024-c4",
+        info=LawInfo(source="Gadre et al. 2024, arXiv 2403.08540, C4 (mlfoundations/scaling)",
+                     **_GADRE),
+    ),
+    "gadre2024-rpj": ChinchillaLaw(
+        E=1.8366, A=166.21, B=287.17, alpha=0.2729, beta=0.2729, name="gadre2024-rpj",
+        info=LawInfo(source="Gadre et al. 2024, arXiv 2403.08540, RedPajama", **_GADRE),
+    ),
+    "gadre2024-rw": ChinchillaLaw(
+        E=1.7345, A=125.10, B=196.03, alpha=0.2544, beta=0.2544, name="gadre2024-rw",
+        info=LawInfo(source="Gadre et al. 2024, arXiv 2403.08540, RefinedWeb", **_GADRE),
+    ),
+}
+
+DEFAULT_LAW = "epoch2024"

@@ -1,0 +1,75 @@
+"""Kaplan et al. 2020 joint law ``L = [(N_c/N)^(α_N/α_D) + D_c/D]^α_D`` (arXiv 2001.08361).
+
+N counts non-embedding parameters; loss in nats/token on WebText2 (REFERENCE §1.2).  The solvers
+see it in posynomial form: ``(N_c/N)^(α_N/α_D) + D_c/D ≤ L^(1/α_D)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from planner.laws.chinchilla import LawInfo, PosyLoss
+
+
+@dataclass(frozen=True)
+class KaplanLaw:
+    """Kaplan's L(N, D).  Constants default to the paper's joint fit [S]."""
+
+    alpha_N: float = 0.076
+    alpha_D: float = 0.103
+    N_c: float = 6.4e13
+    D_c: float = 1.8e13
+    name: str = "kaplan2020"
+    info: LawInfo = field(
+        default_factory=lambda: LawInfo(
+            source="Kaplan et al. 2020, arXiv 2001.08361, joint L(N, D) fit",
+            n_definition="non-embedding parameters",
+            eval_set="WebText2",
+            provenance="S",
+            fitted_params=(7.7e5, 1.5e9),
+            fitted_tokens=(2.2e7, 2.3e10),
+        )
+    )
+    form: str = "kaplan"
+
+    @property
+    def irreducible_loss(self) -> float:
+        return 0.0
+
+    def loss(self, params, tokens):
+        n = np.asarray(params, dtype=float)
+        d = np.asarray(tokens, dtype=float)
+        return ((self.N_c / n) ** (self.alpha_N / self.alpha_D) + self.D_c / d) ** self.alpha_D
+
+    def posynomial(self, target_loss) -> PosyLoss:
+        a = self.alpha_N / self.alpha_D
+        limit = np.asarray(target_loss, dtype=float) ** (1.0 / self.alpha_D)
+        if np.ndim(limit) == 0:
+            limit = float(limit)
+        return PosyLoss(0.0, self.N_c**a, a, self.D_c, 1.0, limit)
+
+    def _equivalent(self):
+        """Constants of the equivalent Chinchilla-form law in L^(1/α_D) space."""
+        a = self.alpha_N / self.alpha_D
+        return self.N_c**a, a, self.D_c, 1.0
+
+    def compute_optimal(self, flops):
+        """Compute-optimal (N, D) for C = 6ND: minimising L is minimising L^(1/α_D)."""
+        A, a, B, b = self._equivalent()
+        G = (a * A / (b * B)) ** (1.0 / (a + b))
+        c6 = np.asarray(flops, dtype=float) / 6.0
+        return G * c6 ** (b / (a + b)), c6 ** (a / (a + b)) / G
+
+    def compute_optimal_tokens(self, params):
+        A, a, B, b = self._equivalent()
+        G = (a * A / (b * B)) ** (1.0 / (a + b))
+        n = np.asarray(params, dtype=float)
+        return (n / G) ** ((a + b) / b) / n
+
+    def with_constants(self, **changes) -> "KaplanLaw":
+        return replace(self, **changes)
+
+    def constants(self) -> dict[str, float]:
+        return {"alpha_N": self.alpha_N, "alpha_D": self.alpha_D, "N_c": self.N_c, "D_c": self.D_c}

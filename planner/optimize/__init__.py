@@ -1,0 +1,168 @@
+"""Budget → Scenario → solver → Plan.  Both solvers return the same ``Solution``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+
+from planner.budget import Budget, load_budget
+from planner.errors import InfeasibleError, InputError
+from planner.laws import Law
+from planner.optimize.build import build_scenario, resolve_law, target_loss
+from planner.optimize.scenario import Scenario, Solution
+from planner.plan import PlanPoint, PlanResult, extrapolation_warnings, law_summary
+
+SOLVERS = ("gp", "iso_loss")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A budget resolved into its law, target loss and scenario."""
+
+    budget: Budget
+    law: Law
+    target_loss: float
+    scenario: Scenario
+
+
+def prepare(budget: Budget) -> Problem:
+    law = resolve_law(budget)
+    loss = target_loss(budget, law)
+    return Problem(budget, law, loss, build_scenario(budget, law, loss))
+
+
+def solve(scenario: Scenario, solver: str = "iso_loss") -> Solution:
+    """Solve a scenario with ``'gp'`` (cvxpy DGP) or ``'iso_loss'`` (vectorised 1-D)."""
+    if solver == "gp":
+        from planner.optimize.gp import solve_gp
+
+        return solve_gp(scenario)
+    if solver == "iso_loss":
+        from planner.optimize.iso_loss import solve_iso_loss
+
+        return solve_iso_loss(scenario)
+    raise InputError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
+
+
+def chinchilla_point(scenario: Scenario) -> tuple[float, float]:
+    """Compute-optimal (N, D) at the scenario's loss, inference ignored (REFERENCE §4, x0)."""
+    p = scenario.loss
+    margin = p.limit - p.E
+    x0 = p.beta * margin / (p.alpha + p.beta)
+    return float((p.A / x0) ** (1.0 / p.alpha)), float((p.B / (margin - x0)) ** (1.0 / p.beta))
+
+
+def evaluate(problem: Problem, params: float, tokens: float) -> PlanPoint:
+    """Everything a plan reports about the model (N, D), from the scenario's cost terms."""
+    sc = problem.scenario
+    items = {it.name: float(it.value(params, tokens)) for it in sc.objective}
+    inference_tokens = problem.budget.inference.total_tokens
+    train_flops = 6.0 * params * tokens
+    inference_flops = 2.0 * params * inference_tokens
+    constraints = {}
+    for c in sc.constraints:
+        value = float(c.item.value(params, tokens))
+        slack = 1.0 - value / float(c.limit)
+        constraints[c.name] = {
+            "value": value, "limit": float(c.limit), "slack": slack,
+            "active": abs(slack) < 1e-5, "description": c.description,
+        }
+    return PlanPoint(
+        params=float(params),
+        train_tokens=float(tokens),
+        tokens_per_param=float(tokens / params),
+        loss=float(problem.law.loss(params, tokens)),
+        train_flops=train_flops,
+        inference_flops=inference_flops,
+        total_flops=train_flops + inference_flops,
+        objective=float(sc.objective_value(params, tokens)),
+        items=items,
+        constraints=constraints,
+    )
+
+
+def optimize(budget: Union[Budget, str, Path, dict], solver: str | None = None,
+             check: bool = False) -> PlanResult:
+    """Plan the model that minimises lifetime cost at the budget's target loss.
+
+    ``solver``: ``'iso_loss'`` (default for ``auto``), or ``'gp'``.  ``check=True`` also runs
+    the other solver and records their relative difference in ``diagnostics``.
+    Raises ``InfeasibleError`` (exit 3) when the target or the constraints cannot hold.
+    """
+    if not isinstance(budget, Budget):
+        budget = load_budget(budget)
+    problem = prepare(budget)
+    name = solver or budget.solver
+    name = "iso_loss" if name == "auto" else name
+    sol = solve(problem.scenario, name)
+    law_info = law_summary(problem.law)
+    if sol.status != "optimal":
+        raise InfeasibleError(
+            f"{budget.where('constraints')}: {sol.message or 'infeasible'}"
+            + (f" (target loss {problem.target_loss:.4g})" if sol.binding else ""),
+            binding=sol.binding,
+        )
+    plan = evaluate(problem, sol.params, sol.tokens)
+    n0, d0 = chinchilla_point(problem.scenario)
+    baseline = evaluate(problem, n0, d0)
+    warnings = extrapolation_warnings(problem.law, plan.params, plan.train_tokens)
+    violated = [k for k, c in baseline.constraints.items() if c["slack"] < -1e-9]
+    if violated:
+        warnings.append("baseline (Chinchilla-optimal) model violates: " + ", ".join(violated))
+    if sol.message:
+        warnings.append(sol.message)
+    diagnostics: dict[str, Any] = dict(sol.diagnostics)
+    if check:
+        other = solve(problem.scenario, "gp" if name == "iso_loss" else "iso_loss")
+        diagnostics["cross_check"] = {
+            "solver": other.solver,
+            "params_rel_diff": abs(other.params / sol.params - 1.0),
+            "objective_rel_diff": abs(other.objective / sol.objective - 1.0),
+        }
+    return PlanResult(
+        status="optimal", solver=sol.solver, objective_unit=problem.scenario.objective_unit,
+        target_loss=problem.target_loss, law=law_info, plan=plan, baseline=baseline,
+        message=sol.message, active_constraints=sol.active, warnings=tuple(warnings),
+        budget_name=budget.name or budget.source, diagnostics=diagnostics,
+    )
+
+
+def optimize_batch(law: Law, target_loss, inference_tokens) -> dict[str, np.ndarray]:
+    """Vectorised FLOPs plans for arrays of target losses and lifetime inference tokens.
+
+    For capacity tools: one call, arrays in, arrays out (keys as in ``PlanPoint``, base units).
+    Entries whose target is at or below the law's irreducible loss come back NaN.
+    """
+    from planner.optimize.build import flops_items
+    from planner.optimize.iso_loss import solve_iso_loss
+
+    loss = np.asarray(target_loss, dtype=float)
+    tokens = np.asarray(inference_tokens, dtype=float)
+    loss, tokens = np.broadcast_arrays(loss, tokens)
+    ok = loss > law.irreducible_loss
+    safe_loss = np.where(ok, loss, law.irreducible_loss + 1.0)
+    sc = Scenario(loss=law.posynomial(safe_loss), objective=flops_items(tokens))
+    sol = solve_iso_loss(sc)
+    n = np.where(ok, sol.params, np.nan)
+    d = np.where(ok, sol.tokens, np.nan)
+    train = 6.0 * n * d
+    inference = 2.0 * n * tokens
+    x0 = sc.loss.beta * (sc.loss.limit - sc.loss.E) / (sc.loss.alpha + sc.loss.beta)
+    n0 = np.where(ok, (sc.loss.A / x0) ** (1 / sc.loss.alpha), np.nan)
+    d0 = np.where(ok, (sc.loss.B / (sc.loss.limit - sc.loss.E - x0)) ** (1 / sc.loss.beta),
+                  np.nan)
+    base_total = 6.0 * n0 * d0 + 2.0 * n0 * tokens
+    return {
+        "params": n, "train_tokens": d, "tokens_per_param": d / n,
+        "train_flops": train, "inference_flops": inference, "total_flops": train + inference,
+        "baseline_params": n0, "baseline_train_tokens": d0, "baseline_total_flops": base_total,
+        "savings_flops": base_total - (train + inference),
+        "status": np.where(ok, "optimal", "infeasible"),
+    }
+
+
+__all__ = ["Problem", "optimize", "optimize_batch", "prepare", "solve", "evaluate",
+           "chinchilla_point", "SOLVERS"]

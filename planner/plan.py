@@ -1,0 +1,145 @@
+"""Plans: the chosen (N, D) with its costs, the Chinchilla baseline beside it, and the saving.
+
+Frozen, JSON-serialisable, base units in field names (parameters, tokens, flops).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+from planner.laws import Law
+
+JSON_SCHEMA_VERSION = 1
+EXTRAPOLATION_TOKENS_PER_PARAM = 1000.0  # Sardana et al. 2024: every law extrapolates beyond
+
+
+@dataclass(frozen=True)
+class PlanPoint:
+    """One model: parameters, training tokens, loss and lifetime cost (base units)."""
+
+    params: float
+    train_tokens: float
+    tokens_per_param: float
+    loss: float
+    train_flops: float
+    inference_flops: float
+    total_flops: float
+    objective: float  # in the result's objective_unit
+    items: dict[str, float] = field(default_factory=dict)  # objective breakdown
+    costs: dict[str, float] = field(default_factory=dict)
+    serving: dict[str, Any] = field(default_factory=dict)
+    constraints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        extra = d.pop("extra")
+        for k in ("costs", "serving", "constraints", "items"):
+            if not d[k]:
+                d.pop(k)
+        d.update(extra)
+        return d
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """What ``planner optimize`` answers: the plan, the baseline, the saving, and how."""
+
+    status: str
+    solver: str
+    objective_unit: str
+    target_loss: float
+    law: dict[str, Any]
+    plan: Optional[PlanPoint]
+    baseline: Optional[PlanPoint]
+    message: str = ""
+    active_constraints: tuple[str, ...] = ()
+    binding_constraints: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    budget_name: Optional[str] = None
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def savings(self) -> dict[str, float]:
+        if self.plan is None or self.baseline is None:
+            return {}
+        out = {
+            "flops": self.baseline.total_flops - self.plan.total_flops,
+            "fraction": _frac(self.baseline.total_flops - self.plan.total_flops,
+                              self.baseline.total_flops),
+        }
+        if self.objective_unit != "flops":
+            diff = self.baseline.objective - self.plan.objective
+            out[self.objective_unit] = diff
+            out["objective_fraction"] = _frac(diff, self.baseline.objective)
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "schema_version": JSON_SCHEMA_VERSION,
+            "status": self.status,
+            "message": self.message,
+            "budget": self.budget_name,
+            "objective": self.objective_unit,
+            "target_loss": self.target_loss,
+            "law": self.law,
+            "plan": self.plan.to_dict() if self.plan else None,
+            "baseline": self.baseline.to_dict() if self.baseline else None,
+            "savings": self.savings,
+            "active_constraints": list(self.active_constraints),
+            "binding_constraints": list(self.binding_constraints),
+            "warnings": list(self.warnings),
+            "solver": self.solver,
+            "diagnostics": self.diagnostics,
+        }
+
+
+def _frac(num: float, den: float) -> float:
+    return num / den if den else 0.0
+
+
+def law_summary(law: Law) -> dict[str, Any]:
+    info = law.info
+    return {
+        "name": law.name,
+        "form": law.form,
+        "constants": law.constants(),
+        "source": info.source,
+        "n_definition": info.n_definition,
+        "loss_unit": info.loss_unit,
+        "provenance": info.provenance,
+        "fitted_params": list(info.fitted_params) if info.fitted_params else None,
+        "fitted_tokens": list(info.fitted_tokens) if info.fitted_tokens else None,
+        "fitted_tokens_per_param": (list(info.fitted_tokens_per_param)
+                                    if info.fitted_tokens_per_param else None),
+    }
+
+
+def extrapolation_warnings(law: Law, params: float, tokens: float, label: str = "plan") -> list[str]:
+    """Where the point lies outside what the law was fitted on (REFERENCE §1.1)."""
+    out = []
+    ratio = tokens / params
+    if ratio > EXTRAPOLATION_TOKENS_PER_PARAM:
+        out.append(
+            f"{label}: {ratio:.0f} tokens/parameter is beyond ~1000, where every published law "
+            "extrapolates and laws fitted at ordinary ratios overstate the value of extra tokens "
+            "(Sardana et al. 2024)"
+        )
+    info = law.info
+    if info.fitted_params and not (info.fitted_params[0] <= params <= info.fitted_params[1]):
+        out.append(f"{label}: {params:.3g} parameters is outside the law's fitted range "
+                   f"{info.fitted_params[0]:.3g}-{info.fitted_params[1]:.3g}")
+    if info.fitted_tokens and not (info.fitted_tokens[0] <= tokens <= info.fitted_tokens[1]):
+        out.append(f"{label}: {tokens:.3g} training tokens is outside the law's fitted range "
+                   f"{info.fitted_tokens[0]:.3g}-{info.fitted_tokens[1]:.3g}")
+    r = info.fitted_tokens_per_param
+    if r and not (r[0] <= ratio <= r[1]) and ratio <= EXTRAPOLATION_TOKENS_PER_PARAM:
+        out.append(f"{label}: {ratio:.0f} tokens/parameter is outside the law's fitted "
+                   f"range {r[0]:g}-{r[1]:g}")
+    return out
+
+
+def is_finite(x: float) -> bool:
+    return x is not None and math.isfinite(x)

@@ -1,0 +1,116 @@
+"""Render plans for people (rich tables) and for programs (JSON)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from planner.plan import PlanResult
+from planner.units import format_count, format_sci, format_usd
+
+
+def to_json(result: Any) -> str:
+    """One JSON document (NaN/inf become null: strict JSON)."""
+    return json.dumps(_clean(result.to_dict() if hasattr(result, "to_dict") else result),
+                      indent=2, allow_nan=False)
+
+
+def _clean(x):
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if hasattr(x, "item") and callable(x.item):  # numpy scalars
+        return _clean(x.item())
+    return x
+
+
+def _fmt_objective(value: float, unit: str) -> str:
+    if unit == "usd":
+        return format_usd(value)
+    if unit == "flops":
+        return format_sci(value)
+    return f"{value:,.4g} {unit}"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:+.1f}%"
+
+
+def plan_table(result: PlanResult) -> Table:
+    """The plan beside the Chinchilla-optimal baseline of the same loss."""
+    p, b = result.plan, result.baseline
+    t = Table(title=f"Plan at target loss {result.target_loss:.4f} nats/token "
+                    f"(law {result.law['name']}, objective {result.objective_unit})")
+    t.add_column("")
+    t.add_column("planned", justify="right", style="bold")
+    t.add_column("Chinchilla-optimal", justify="right")
+    t.add_column("change", justify="right")
+
+    def row(label, pv, bv, fmt, change=True):
+        ch = _pct(pv / bv - 1) if change and bv else ""
+        t.add_row(label, fmt(pv), fmt(bv), ch)
+
+    row("parameters", p.params, b.params, format_count)
+    row("training tokens", p.train_tokens, b.train_tokens, format_count)
+    row("tokens / parameter", p.tokens_per_param, b.tokens_per_param, lambda v: f"{v:,.1f}")
+    row("loss (nats/token)", p.loss, b.loss, lambda v: f"{v:.4f}", change=False)
+    row("training FLOPs", p.train_flops, b.train_flops, format_sci)
+    row("inference FLOPs", p.inference_flops, b.inference_flops, format_sci)
+    row("total FLOPs", p.total_flops, b.total_flops, format_sci)
+    for key, label in (("train_usd", "training $"), ("inference_usd", "inference $"),
+                       ("total_usd", "total $")):
+        if key in p.costs:
+            row(label, p.costs[key], b.costs.get(key, math.nan), format_usd)
+    for key, label in (("train_gpu_hours", "training GPU-hours"),
+                       ("inference_gpu_hours", "inference GPU-hours"),
+                       ("energy_kwh", "energy (kWh)")):
+        if key in p.costs:
+            row(label, p.costs[key], b.costs.get(key, math.nan), lambda v: f"{v:,.4g}")
+    if result.objective_unit not in ("flops", "usd", "gpu_hours", "energy_kwh"):
+        row(f"objective ({result.objective_unit})", p.objective, b.objective,
+            lambda v: _fmt_objective(v, result.objective_unit))
+    return t
+
+
+def constraints_table(result: PlanResult) -> Table | None:
+    if not result.plan or not result.plan.constraints:
+        return None
+    t = Table(title="Constraints")
+    for col in ("constraint", "value", "limit", "slack", "binding"):
+        t.add_column(col, justify="left" if col == "constraint" else "right")
+    for name, c in result.plan.constraints.items():
+        t.add_row(name, f"{c['value']:.4g}", f"{c['limit']:.4g}", f"{100 * c['slack']:.1f}%",
+                  "yes" if c["active"] else "")
+    return t
+
+
+def render_plan(result: PlanResult, console: Console) -> None:
+    """Print the plan tables, the saving and warnings."""
+    console.print(plan_table(result))
+    extra = getattr(result, "extra_tables", None)
+    for table in (extra() if callable(extra) else []):
+        console.print(table)
+    ct = constraints_table(result)
+    if ct is not None:
+        console.print(ct)
+    s = result.savings
+    unit = result.objective_unit
+    if unit == "flops":
+        console.print(f"Saving against the Chinchilla-optimal model: {format_sci(s['flops'])} "
+                      f"FLOPs ({100 * s['fraction']:.1f}% of its lifetime FLOPs)")
+    else:
+        console.print(f"Saving against the Chinchilla-optimal model: "
+                      f"{_fmt_objective(s[unit], unit)} ({100 * s['objective_fraction']:.1f}% "
+                      f"of its lifetime {unit})")
+    if result.active_constraints:
+        console.print("Binding constraints: " + ", ".join(result.active_constraints))
+    for w in result.warnings:
+        console.print(f"[yellow]warning:[/yellow] {w}")
+    console.print(f"[dim]solver: {result.solver}[/dim]")

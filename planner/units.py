@@ -1,0 +1,64 @@
+"""Parse and format quantities with SI-style suffixes: ``70B``, ``2T``, ``1.5e12``, ``2_000_000``.
+
+Counts (parameters, tokens, requests) use K/M/B/T/P = 1e3/1e6/1e9/1e12/1e15 (``B`` is billion,
+as in model cards).  Byte and bandwidth strings (``80GB``, ``3.35TB/s``) use decimal SI units.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+_COUNT_SUFFIX = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12, "P": 1e15}
+_NUMBER = r"[+-]?(?:\d[\d_]*\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_COUNT_RE = re.compile(rf"^\s*({_NUMBER})\s*([kKMBGTP]?)\s*$")
+
+
+def parse_quantity(value: object, *, what: str = "quantity") -> float:
+    """Return a float from a number or a string such as ``'13B'``, ``'2T'``, ``'1.5e12'``.
+
+    Raises ``ValueError`` with a readable message on anything else (bools, NaN, junk).
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number for {what}, got a boolean")
+    if isinstance(value, (int, float)):
+        out = float(value)
+    elif isinstance(value, str):
+        match = _COUNT_RE.match(value)
+        if not match:
+            raise ValueError(
+                f"expected a number like 13B, 2T, 1.5e12 or 2_000_000 for {what}, got {value!r}"
+            )
+        out = float(match.group(1).replace("_", "")) * _COUNT_SUFFIX[match.group(2)]
+    else:
+        raise ValueError(f"expected a number for {what}, got {type(value).__name__}")
+    if not math.isfinite(out):
+        raise ValueError(f"expected a finite number for {what}, got {value!r}")
+    return out
+
+
+def format_count(value: float, digits: int = 3) -> str:
+    """``1.3e10 -> '13B'``: a count with the largest suffix that keeps it >= 1."""
+    if value is None or not math.isfinite(value):
+        return str(value)
+    for suffix, scale in (("P", 1e15), ("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.{digits}g}{suffix}"
+    return f"{value:.{digits}g}"
+
+
+def format_sci(value: float, digits: int = 3) -> str:
+    """``3.2e24``-style string for FLOPs and other huge numbers."""
+    if value is None or not math.isfinite(value):
+        return str(value)
+    return f"{value:.{digits - 1}e}"
+
+
+def format_usd(value: float) -> str:
+    """``$1.23M`` style dollars."""
+    if value is None or not math.isfinite(value):
+        return str(value)
+    for suffix, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(value) >= scale:
+            return f"${value / scale:.3g}{suffix}"
+    return f"${value:.3g}"
