@@ -206,6 +206,28 @@ class Bounds(StrictModel):
     max_total_flops: Optional[Quantity] = None
 
 
+class DataSpec(StrictModel):
+    """Training data available: unique tokens (repeated epochs allowed by a data-constrained
+    law; a hard cap on training tokens under any other law)."""
+
+    unique_tokens: Quantity
+
+
+class UncertaintySpec(StrictModel):
+    """Propagate the law's uncertainty (bootstrap samples of a fitted law) into the plan."""
+
+    samples: Annotated[int, Field(gt=0, le=100_000)] = 1000
+    seed: int = 0
+
+
+def _uncertainty(v: Any) -> Any:
+    if v is True:
+        return {}
+    if v is False:
+        return None
+    return v
+
+
 class Budget(StrictModel):
     """A planning budget (``schema_version: 1``)."""
 
@@ -218,6 +240,8 @@ class Budget(StrictModel):
     objective: Literal["flops"] = "flops"
     constraints: Bounds = Field(default_factory=Bounds)
     solver: Literal["auto", "gp", "iso_loss"] = "auto"
+    data: Optional[DataSpec] = None
+    uncertainty: Annotated[Optional[UncertaintySpec], BeforeValidator(_uncertainty)] = None
 
     _source: Optional[str] = PrivateAttr(default=None)
     _marks: Marks = PrivateAttr(default_factory=dict)

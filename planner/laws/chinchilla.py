@@ -55,6 +55,8 @@ class ChinchillaLaw:
     name: str = "inline"
     info: LawInfo = field(default_factory=LawInfo)
     form: str = "chinchilla"
+    # bootstrap constants, shape (k, 5): columns E, A, B, alpha, beta (planner fit)
+    samples: Any = field(default=None, compare=False, hash=False, repr=False)
 
     @property
     def irreducible_loss(self) -> float:

@@ -85,11 +85,13 @@ def evaluate(problem: Problem, params: float, tokens: float) -> PlanPoint:
 
 
 def optimize(budget: Union[Budget, str, Path, dict], solver: str | None = None,
-             check: bool = False) -> PlanResult:
+             check: bool = False, uncertainty: bool | None = None) -> PlanResult:
     """Plan the model that minimises lifetime cost at the budget's target loss.
 
     ``solver``: ``'iso_loss'`` (default for ``auto``), or ``'gp'``.  ``check=True`` also runs
     the other solver and records their relative difference in ``diagnostics``.
+    ``uncertainty`` (default: the budget's ``uncertainty:`` key) adds ``plan.uncertainty``: the
+    spread of the optimum over the law's bootstrap samples and the point plan's expected regret.
     Raises ``InfeasibleError`` (exit 3) when the target or the constraints cannot hold.
     """
     if not isinstance(budget, Budget):
@@ -97,7 +99,12 @@ def optimize(budget: Union[Budget, str, Path, dict], solver: str | None = None,
     problem = prepare(budget)
     name = solver or budget.solver
     name = "iso_loss" if name == "auto" else name
-    sol = solve(problem.scenario, name)
+    if problem.law.form == "data-constrained":
+        from planner.optimize.data_constrained import solve_data_constrained
+
+        sol = solve_data_constrained(problem)
+    else:
+        sol = solve(problem.scenario, name)
     law_info = law_summary(problem.law)
     if sol.status != "optimal":
         raise InfeasibleError(
@@ -122,6 +129,16 @@ def optimize(budget: Union[Budget, str, Path, dict], solver: str | None = None,
             "params_rel_diff": abs(other.params / sol.params - 1.0),
             "objective_rel_diff": abs(other.objective / sol.objective - 1.0),
         }
+    want_uncertainty = budget.uncertainty is not None if uncertainty is None else uncertainty
+    if want_uncertainty:
+        from dataclasses import replace
+
+        from planner.uncertainty import plan_uncertainty
+
+        spec = budget.uncertainty
+        report = plan_uncertainty(problem, sol, samples=spec.samples if spec else 1000,
+                                  seed=spec.seed if spec else 0)
+        plan = replace(plan, extra={**plan.extra, "uncertainty": report})
     return PlanResult(
         status="optimal", solver=sol.solver, objective_unit=problem.scenario.objective_unit,
         target_loss=problem.target_loss, law=law_info, plan=plan, baseline=baseline,

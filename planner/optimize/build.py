@@ -59,8 +59,12 @@ def flops_items(inference_tokens: float) -> tuple[CostItem, CostItem]:
     )
 
 
-def bound_constraints(budget: Budget, inference_tokens: float) -> tuple[Constraint, ...]:
-    """The ``constraints:`` block as monomial/posynomial constraints."""
+def bound_constraints(budget: Budget, inference_tokens: float,
+                      law_form: str = "chinchilla") -> tuple[Constraint, ...]:
+    """The ``constraints:`` block (and a data cap) as monomial/posynomial constraints.
+
+    ``data.unique_tokens`` caps D for every law form except ``data-constrained``, whose solver
+    plans repeated epochs instead (REFERENCE §1.3)."""
     b = budget.constraints
     out = []
     if b.max_params is not None:
@@ -77,6 +81,11 @@ def bound_constraints(budget: Budget, inference_tokens: float) -> tuple[Constrai
     if b.max_train_flops is not None:
         out.append(Constraint("max_train_flops", flops_items(0.0)[0], b.max_train_flops,
                               "training FLOPs ≤ max_train_flops"))
+    data = budget.data
+    if data is not None and law_form != "data-constrained":
+        out.append(Constraint("unique_tokens", CostItem.monomial("tokens", 1.0, 0, 1, "tokens"),
+                              data.unique_tokens,
+                              "training tokens ≤ data.unique_tokens (this law cannot repeat data)"))
     if b.max_total_flops is not None:
         train, inf = flops_items(inference_tokens)
         total = CostItem("total_flops", (train.alternatives[0] + inf.alternatives[0],), "flops")
@@ -91,6 +100,6 @@ def build_scenario(budget: Budget, law: Law, loss: float) -> Scenario:
     return Scenario(
         loss=law.posynomial(loss),
         objective=flops_items(tokens),
-        constraints=bound_constraints(budget, tokens),
+        constraints=bound_constraints(budget, tokens, law.form),
         objective_unit="flops",
     )

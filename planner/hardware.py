@@ -1,0 +1,233 @@
+"""Hardware profiles: peak FLOP/s per precision, HBM, interconnect, power, price (REFERENCE §5).
+
+Three numbers are kept apart (REFERENCE §5, "Efficiencies"):
+* **spec**: the datasheet peak (dense, no 2:4 sparsity), ``peak_tflops`` and ``hbm_bandwidth``;
+* **achievable**: what a microbenchmark reaches, from the profile's ``measured:`` block
+  (``planner bench``) or else ``spec × achievable_fraction``;
+* **workload** efficiency: the fraction of *spec* a real workload reaches (prefill MFU, decode
+  bandwidth), set per profile or budget.  With a measured profile the workload fractions are
+  rescaled by ``measured / (spec × achievable_fraction)``, so a slower card costs more.
+
+Profiles live in ``hardware_profiles/*.yaml`` (shipped in the wheel); one may ``extends:``
+another and override fields; budgets name a profile, a file, or give one inline.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from planner.errors import InputError
+from planner.yaml_io import format_validation_error, read_yaml_file
+
+Precision = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AchievableFractions(_Strict):
+    """Microbenchmark ceilings as fractions of spec (REFERENCE §5: bf16 matmul A100 87%,
+    H100 80%; fp8 H100 71%; large HBM copy 85-90%)."""
+
+    matmul: Fraction = 0.8
+    matmul_fp8: Optional[Fraction] = None
+    hbm: Fraction = 0.88
+
+
+class WorkloadEfficiency(_Strict):
+    """Fractions of spec that serving workloads reach (REFERENCE §5 defaults)."""
+
+    prefill_mfu: Fraction = 0.65
+    decode_mfu: Fraction = 0.65  # compute-bound decode steps (large batch)
+    decode_bandwidth: Fraction = 0.75  # weight/KV streaming, of spec HBM bandwidth
+    step_overhead_s: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 5e-4
+
+
+class Measured(_Strict):
+    """What ``planner bench`` measured on a real device (achievable numbers)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    tflops: dict[str, Positive] = Field(default_factory=dict)  # achieved dense matmul
+    hbm_bandwidth_gb_per_s: Optional[Positive] = None  # achieved copy bandwidth
+    method: str = ""
+    date: str = ""
+
+
+class HardwareProfile(_Strict):
+    """One accelerator.  Units: TFLOP/s (1e12 FLOP/s), GB and GB/s (1e9 bytes), watts, USD."""
+
+    name: str
+    description: str = ""
+    vendor: str = ""
+    peak_tflops: dict[Precision, Positive]
+    hbm_gb: Positive
+    hbm_bandwidth_gb_per_s: Positive
+    link: str = ""
+    link_bandwidth_gb_per_s: Optional[Positive] = None  # GPU-to-GPU, bidirectional
+    tdp_watts: Positive
+    price_usd_per_hour: Positive
+    price_date: str = ""
+    price_source: str = ""
+    pue: Annotated[float, Field(ge=1, le=3)] = 1.2
+    hbm_headroom: Annotated[float, Field(ge=0, lt=1)] = 0.1  # reserved for activations etc.
+    achievable_fraction: AchievableFractions = Field(default_factory=AchievableFractions)
+    workload: WorkloadEfficiency = Field(default_factory=WorkloadEfficiency)
+    measured: Optional[Measured] = None
+    source: str = ""
+    extends: Optional[str] = None
+
+    # ---- numbers the cost model reads (SI base units) ----------------------------------------
+    def peak_flops(self, precision: str) -> float:
+        """Spec dense peak in FLOP/s at ``precision``."""
+        if precision not in self.peak_tflops:
+            raise InputError(f"hardware {self.name!r} has no {precision} peak; it lists "
+                             f"{', '.join(self.peak_tflops)}")
+        return self.peak_tflops[precision] * 1e12
+
+    @property
+    def hbm_bytes(self) -> float:
+        return self.hbm_gb * 1e9
+
+    @property
+    def hbm_bandwidth(self) -> float:
+        """Spec HBM bandwidth in bytes/s."""
+        return self.hbm_bandwidth_gb_per_s * 1e9
+
+    def achievable_flops(self, precision: str) -> float:
+        """Measured matmul FLOP/s if benchmarked, else spec × achievable fraction."""
+        if self.measured and precision in self.measured.tflops:
+            return self.measured.tflops[precision] * 1e12
+        frac = self.achievable_fraction.matmul
+        if precision in ("fp8", "int8", "int4") and self.achievable_fraction.matmul_fp8:
+            frac = self.achievable_fraction.matmul_fp8
+        return self.peak_flops(precision) * frac
+
+    def achievable_bandwidth(self) -> float:
+        if self.measured and self.measured.hbm_bandwidth_gb_per_s:
+            return self.measured.hbm_bandwidth_gb_per_s * 1e9
+        return self.hbm_bandwidth * self.achievable_fraction.hbm
+
+    @property
+    def efficiency_basis(self) -> str:
+        """'measured' when a bench block calibrates this profile, else 'spec x default'."""
+        return "measured" if self.measured else "spec x default fraction"
+
+    def calibration(self, precision: str) -> tuple[float, float]:
+        """Factors (compute, bandwidth) applied to spec-relative workload efficiencies:
+        ``achievable / (spec × default fraction)``; 1.0 without a measured block."""
+        if not self.measured:
+            return 1.0, 1.0
+        frac = self.achievable_fraction.matmul
+        if precision in ("fp8", "int8", "int4") and self.achievable_fraction.matmul_fp8:
+            frac = self.achievable_fraction.matmul_fp8
+        c = self.achievable_flops(precision) / (self.peak_flops(precision) * frac)
+        b = self.achievable_bandwidth() / (self.hbm_bandwidth * self.achievable_fraction.hbm)
+        return c, b
+
+    @property
+    def power_kw(self) -> float:
+        return self.tdp_watts / 1000.0
+
+    def ridge_batch(self, precision: str = "bf16", weight_bits: float = 16) -> float:
+        """Decode batch where the roofline turns compute-bound: ``F·b_w/(16·BW)`` (REFERENCE §5)."""
+        return self.peak_flops(precision) * weight_bits / (16.0 * self.hbm_bandwidth)
+
+
+def profile_dirs() -> list[Path]:
+    """Where shipped profiles live: the wheel's package data, else the checkout's folder
+    (editable installs do not see hatchling's force-include)."""
+    here = Path(__file__).resolve().parent
+    return [d for d in (here / "_hardware_profiles", here.parent / "hardware_profiles")
+            if d.is_dir()]
+
+
+def _profile_files() -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for d in profile_dirs():
+        for f in sorted(d.glob("*.yaml")):
+            files.setdefault(f.stem, f)
+    return files
+
+
+def list_profiles() -> list[str]:
+    return sorted(_profile_files())
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _raw_profile(name_or_path: str, base_dir: Path | None, seen: tuple = ()) -> dict:
+    """Profile data with ``extends:`` resolved (recursively, cycles refused)."""
+    files = _profile_files()
+    path: Path | None = None
+    if name_or_path in files:
+        path = files[name_or_path]
+    else:
+        cand = Path(name_or_path)
+        if not cand.is_absolute() and base_dir is not None:
+            cand = base_dir / cand
+        if cand.suffix in (".yaml", ".yml") and cand.is_file():
+            path = cand
+    if path is None:
+        close = difflib.get_close_matches(name_or_path, list(files), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise InputError(f"unknown hardware profile {name_or_path!r}{hint}; known: "
+                         f"{', '.join(sorted(files))}, or a path to a .yaml file")
+    if str(path) in seen:
+        raise InputError(f"{path}: extends: cycle through {' -> '.join(seen)}")
+    data, _ = read_yaml_file(path)
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a hardware profile is a mapping of keys")
+    data.setdefault("name", path.stem)
+    if data.get("extends"):
+        base = _raw_profile(str(data["extends"]), path.parent, seen + (str(path),))
+        base.pop("measured", None)
+        data = _merge(base, data)
+    data["__file__"] = str(path)
+    return data
+
+
+def profile_from_data(data: dict, where: str = "<profile>", base_dir: Path | None = None,
+                      marks: dict | None = None) -> HardwareProfile:
+    """Validate profile data (after resolving an ``extends:`` it may name)."""
+    data = dict(data)
+    if data.get("extends"):
+        base = _raw_profile(str(data["extends"]), base_dir)
+        base.pop("measured", None)
+        base.pop("__file__", None)
+        data = _merge(base, data)
+    data.pop("__file__", None)
+    try:
+        return HardwareProfile.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(format_validation_error(exc, marks or {}, where, HardwareProfile)) \
+            from None
+
+
+@functools.lru_cache(maxsize=64)
+def _load_cached(name_or_path: str, base_dir: str | None) -> HardwareProfile:
+    data = _raw_profile(name_or_path, Path(base_dir) if base_dir else None)
+    where = data.pop("__file__", name_or_path)
+    data.pop("extends", None)
+    _, marks = read_yaml_file(where) if Path(where).is_file() else (None, {})
+    return profile_from_data(data, where, None, marks)
+
+
+def load_profile(name_or_path: str, base_dir: Path | None = None) -> HardwareProfile:
+    """A profile by shipped name (``h100-sxm``) or by YAML path (relative to ``base_dir``)."""
+    return _load_cached(name_or_path, str(base_dir) if base_dir else None)
