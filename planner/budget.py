@@ -40,6 +40,8 @@ def _quantity(value: Any) -> Any:
 
 
 def _finite(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected a number, got a boolean")
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"expected a finite number, got {value}")
     return value
@@ -161,11 +163,38 @@ class TokensPerRequest(StrictModel):
 
 
 class Inference(StrictModel):
-    """Lifetime inference demand: total tokens, or requests × tokens per request."""
+    """Lifetime inference demand: total tokens, or requests × tokens per request, where
+    requests may be a rate × lifetime (``requests_per_month`` × ``months``)."""
 
     tokens: Optional[NonNegQuantity] = None
     requests: Optional[NonNegQuantity] = None
+    requests_per_month: Optional[NonNegQuantity] = None
+    months: Optional[PositiveFloat] = None
     tokens_per_request: Optional[TokensPerRequest] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rate(cls, data: Any) -> Any:
+        if isinstance(data, dict) and ("requests_per_month" in data or "months" in data):
+            if "requests" in data:
+                raise ValueError("give 'requests' or 'requests_per_month' with 'months', "
+                                 "not both")
+            if "requests_per_month" not in data or "months" not in data:
+                raise ValueError("'requests_per_month' and 'months' go together")
+            try:
+                rpm = parse_quantity(data["requests_per_month"], what="requests_per_month")
+                months = parse_quantity(data["months"], what="months")
+            except ValueError as exc:
+                raise ValueError(str(exc)) from None
+            data = {**data, "requests": rpm * months}
+        return data
+
+    @property
+    def requests_per_second(self) -> Optional[float]:
+        """Average request rate (requests/s, 30-day months) when a rate was given."""
+        if self.requests_per_month is None:
+            return None
+        return self.requests_per_month / (30.0 * 86400.0)
 
     @model_validator(mode="after")
     def _shape(self) -> "Inference":
@@ -196,6 +225,91 @@ class Inference(StrictModel):
         return self.input_tokens + self.output_tokens
 
 
+HardwareRef = Union[str, dict]
+"""A profile name (``h100-sxm``), a YAML file path, or inline fields (may ``extends:``)."""
+
+
+class TrainSpec(StrictModel):
+    """Training cluster: hardware, size, MFU and limits (REFERENCE §3.1)."""
+
+    hardware: HardwareRef = "h100-sxm"
+    gpus: Optional[Annotated[int, Field(gt=0)]] = None
+    max_gpus: Optional[Annotated[int, Field(gt=0)]] = None
+    mfu: Fraction = 0.40
+    precision: Literal["bf16", "fp16", "fp8", "tf32"] = "bf16"
+    seq_len: Annotated[int, Field(gt=0)] = 4096
+    deadline_days: Optional[PositiveFloat] = None
+    max_train_usd: Optional[PositiveFloat] = None
+
+
+class SpeculativeSpec(StrictModel):
+    """Speculative decoding (Leviathan et al. 2023): acceptance rate, draft size, draft length."""
+
+    acceptance: Annotated[float, BeforeValidator(_finite), Field(gt=0, lt=1)]
+    draft_params: Optional[Quantity] = None
+    draft_fraction: Optional[Annotated[float, Field(gt=0, lt=1)]] = None
+    gamma: Union[Literal["auto"], Annotated[int, Field(ge=0, le=32)]] = "auto"
+    max_gamma: Annotated[int, Field(ge=1, le=32)] = 8
+    train_draft: bool = False
+    draft_train_tokens: Optional[Quantity] = None
+
+    @model_validator(mode="after")
+    def _draft(self) -> "SpeculativeSpec":
+        if (self.draft_params is None) == (self.draft_fraction is None):
+            raise ValueError("give exactly one of 'draft_params' or 'draft_fraction'")
+        return self
+
+
+WeightBits = Literal[16, 8, 6, 5, 4, 3]
+
+
+class ServeSpec(StrictModel):
+    """Serving: hardware, batch, precision, latency SLOs (REFERENCE §3.2-3.3)."""
+
+    hardware: HardwareRef = "h100-sxm"
+    batch_size: Annotated[int, Field(gt=0)] = 64
+    weight_bits: Union[Literal["auto"], WeightBits] = 16
+    kv_bits: Literal[16, 8, 4] = 16
+    compute_precision: Literal["bf16", "fp16", "fp8", "int8"] = "bf16"
+    quantization_penalty: Literal["ouyang2024", "kumar2024", "none"] = "ouyang2024"
+    efficiency: Literal["realistic", "idealized"] = "realistic"
+    mfu_prefill: Optional[Fraction] = None
+    mfu_decode: Optional[Fraction] = None
+    gpus_per_replica: Union[Literal["auto"], Annotated[int, Field(gt=0)]] = "auto"
+    max_gpus_per_replica: Annotated[int, Field(gt=0)] = 8  # one node
+    max_time_per_output_token_ms: Optional[PositiveFloat] = None
+    max_time_to_first_token_ms: Optional[PositiveFloat] = None
+    speculative: Optional[SpeculativeSpec] = None
+
+    @model_validator(mode="after")
+    def _simple(self) -> "ServeSpec":
+        if (self.mfu_prefill is None) != (self.mfu_decode is None):
+            raise ValueError("'mfu_prefill' and 'mfu_decode' go together (the simple FLOPs "
+                             "model of serving); leave both out for the roofline")
+        return self
+
+
+class ModelSpec(StrictModel):
+    """Pin the model: its parameter count (and optionally shape) is costed, not optimised."""
+
+    params: Quantity
+    n_layer: Optional[Annotated[int, Field(gt=0)]] = None
+    d_model: Optional[Annotated[int, Field(gt=0)]] = None
+    n_heads: Optional[Annotated[int, Field(gt=0)]] = None
+    n_kv_heads: Optional[Annotated[int, Field(gt=0)]] = None
+    vocab: Optional[Annotated[int, Field(gt=0)]] = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> "ModelSpec":
+        if (self.n_layer is None) != (self.d_model is None):
+            raise ValueError("'n_layer' and 'd_model' go together")
+        if self.n_kv_heads is not None and self.n_heads is None:
+            raise ValueError("'n_kv_heads' needs 'n_heads'")
+        if self.n_heads and self.n_kv_heads and self.n_heads % self.n_kv_heads:
+            raise ValueError("'n_heads' must be a multiple of 'n_kv_heads'")
+        return self
+
+
 class Bounds(StrictModel):
     """Hard limits on the plan (all optional)."""
 
@@ -204,6 +318,7 @@ class Bounds(StrictModel):
     max_train_tokens: Optional[Quantity] = None
     max_train_flops: Optional[Quantity] = None
     max_total_flops: Optional[Quantity] = None
+    max_total_usd: Optional[PositiveFloat] = None
 
 
 class DataSpec(StrictModel):
@@ -237,14 +352,24 @@ class Budget(StrictModel):
     law: LawSpec = Field(default_factory=lambda: PresetLaw(preset="epoch2024"))
     target: Target
     inference: Inference = Field(default_factory=lambda: Inference(tokens=0.0))
-    objective: Literal["flops"] = "flops"
+    objective: Literal["flops", "usd", "gpu_hours", "energy_kwh"] = "flops"
     constraints: Bounds = Field(default_factory=Bounds)
+    train: Optional[TrainSpec] = None
+    serve: Optional[ServeSpec] = None
+    model: Optional[ModelSpec] = None
     solver: Literal["auto", "gp", "iso_loss"] = "auto"
     data: Optional[DataSpec] = None
     uncertainty: Annotated[Optional[UncertaintySpec], BeforeValidator(_uncertainty)] = None
 
     _source: Optional[str] = PrivateAttr(default=None)
     _marks: Marks = PrivateAttr(default_factory=dict)
+
+    @property
+    def uses_hardware(self) -> bool:
+        """True when costs go through hardware profiles (train/serve given, or a non-FLOPs
+        objective or dollar limit)."""
+        return (self.train is not None or self.serve is not None or self.objective != "flops"
+                or self.constraints.max_total_usd is not None)
 
     @property
     def source(self) -> Optional[str]:

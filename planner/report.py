@@ -79,6 +79,42 @@ def plan_table(result: PlanResult) -> Table:
     return t
 
 
+def serving_table(result: PlanResult) -> Table | None:
+    """The serving configuration the optimizer chose, its latency and footprint."""
+    p = result.plan
+    if p is None or not p.serving:
+        return None
+    sv, ex = p.serving, p.extra
+    t = Table(title=f"Serving on {sv['hardware']} ({ex.get('configuration', '')})")
+    t.add_column("")
+    t.add_column("value", justify="right")
+    rows = [("weight bits", f"{sv['weight_bits']} (loss penalty {ex.get('loss_penalty', 0):.4f} "
+                            f"nats, served loss {ex.get('served_loss', p.loss):.4f})"),
+            ("batch size", f"{sv['batch_size']}"),
+            ("GPUs per replica", f"{sv['gpus_per_replica']}"),
+            ("decode regime", sv["decode_regime"])]
+    if "replicas" in sv:
+        rows.append(("replicas for the demand", f"{sv['replicas']:,} ({sv['serving_gpus']:,} GPUs)"))
+    if "time_to_first_token_s" in sv:
+        rows += [("time to first token", f"{1e3 * sv['time_to_first_token_s']:.1f} ms"),
+                 ("time per output token", f"{1e3 * sv['time_per_output_token_s']:.2f} ms"),
+                 ("idealized runtime / request",
+                  f"{sv['idealized_runtime_s']:.3f} s on {sv['idealized_accelerators']} GPU(s), "
+                  f"{format_usd(sv['idealized_cost_usd'])}")]
+    spec = ex.get("speculative")
+    if spec:
+        rows.append(("speculative decoding",
+                     f"γ={spec['gamma']}, α={spec['acceptance']}, speed-up "
+                     f"{spec['speedup']:.2f}×" if spec["enabled"] else
+                     f"off (α={spec['acceptance']} does not pay at c={spec['c']:.3f})"))
+    if "train_wall_clock_days" in p.costs:
+        rows.append(("training wall-clock", f"{p.costs['train_wall_clock_days']:.1f} days on "
+                                            f"{p.costs['train_gpus']:.0f} GPUs"))
+    for k, v in rows:
+        t.add_row(k, v)
+    return t
+
+
 def constraints_table(result: PlanResult) -> Table | None:
     if not result.plan or not result.plan.constraints:
         return None
@@ -94,9 +130,9 @@ def constraints_table(result: PlanResult) -> Table | None:
 def render_plan(result: PlanResult, console: Console) -> None:
     """Print the plan tables, the saving and warnings."""
     console.print(plan_table(result))
-    extra = getattr(result, "extra_tables", None)
-    for table in (extra() if callable(extra) else []):
-        console.print(table)
+    st = serving_table(result)
+    if st is not None:
+        console.print(st)
     ct = constraints_table(result)
     if ct is not None:
         console.print(ct)

@@ -135,7 +135,10 @@ def format_validation_error(exc, marks: Marks, where: str, model=None) -> str:
     for part in loc:
         if path + (part,) in marks:
             path = path + (part,)
-    line, col = marks.get(path + ("__key__",), marks.get(path, (0, 0)))
+    if err["type"] == "extra_forbidden":  # point at the offending key
+        line, col = marks.get(path + ("__key__",), marks.get(path, (0, 0)))
+    else:  # point at the offending value
+        line, col = marks.get(path, (0, 0))
     field = ".".join(str(p) for p in loc) or "(top level)"
     msg = err["msg"]
     if err["type"] == "extra_forbidden":

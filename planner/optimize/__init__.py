@@ -11,8 +11,8 @@ import numpy as np
 from planner.budget import Budget, load_budget
 from planner.errors import InfeasibleError, InputError
 from planner.laws import Law
-from planner.optimize.build import build_scenario, resolve_law, target_loss
-from planner.optimize.scenario import Scenario, Solution
+from planner.optimize.build import Candidate, build_candidates, resolve_law, target_loss
+from planner.optimize.scenario import Scenario, Solution, stack_scenarios
 from planner.plan import PlanPoint, PlanResult, extrapolation_warnings, law_summary
 
 SOLVERS = ("gp", "iso_loss")
@@ -20,18 +20,73 @@ SOLVERS = ("gp", "iso_loss")
 
 @dataclass(frozen=True)
 class Problem:
-    """A budget resolved into its law, target loss and scenario."""
+    """A budget resolved into its law, target loss and candidate configurations (one
+    Scenario each: weight bits × draft length × GPUs per replica; one for FLOPs budgets)."""
 
     budget: Budget
     law: Law
     target_loss: float
-    scenario: Scenario
+    candidates: tuple[Candidate, ...]
+
+    @property
+    def scenario(self) -> Scenario:
+        """The scenario of a budget with one configuration (ValueError when there are several:
+        use ``optimize``, or ``candidates``)."""
+        if len(self.candidates) != 1:
+            raise ValueError(f"budget has {len(self.candidates)} discrete configurations; "
+                             "use optimize() or Problem.candidates")
+        return self.candidates[0].scenario
+
+    @property
+    def stackable(self) -> Scenario:
+        """All candidates stacked into one batch Scenario (same structure)."""
+        return stack_scenarios(c.scenario for c in self.candidates)
 
 
 def prepare(budget: Budget) -> Problem:
     law = resolve_law(budget)
     loss = target_loss(budget, law)
-    return Problem(budget, law, loss, build_scenario(budget, law, loss))
+    return Problem(budget, law, loss, tuple(build_candidates(budget, law, loss)))
+
+
+def solve_candidates(problem: Problem, solver: str = "iso_loss") -> tuple[Solution, int]:
+    """Solve every candidate (one batch for ``iso_loss``, a loop for ``gp``) and return the
+    cheapest feasible solution with its index.  Ties go to the earlier candidate (more bits,
+    no speculation, fewer GPUs)."""
+    cands = problem.candidates
+    if len(cands) == 1:
+        return solve(cands[0].scenario, solver), 0
+    if solver == "iso_loss":
+        from planner.optimize.iso_loss import solve_iso_loss
+
+        batch = solve_iso_loss(problem.stackable)
+        obj = np.where(batch.status == "optimal", batch.objective, np.inf)
+        k = int(np.argmin(obj))
+        if not np.isfinite(obj[k]):
+            return Solution(np.nan, np.nan, np.nan, "infeasible", "iso_loss",
+                            message=batch.message, binding=batch.binding), 0
+        sol = Solution(float(batch.params[k]), float(batch.tokens[k]), float(batch.objective[k]),
+                       "optimal", "iso_loss", diagnostics={**batch.diagnostics,
+                                                           "candidates": len(cands)})
+        sc = cands[k].scenario
+        active = tuple(c.name for c in sc.constraints
+                       if abs(float(c.slack(sol.params, sol.tokens))) < 1e-6)
+        return Solution(sol.params, sol.tokens, sol.objective, "optimal", "iso_loss",
+                        active=active, diagnostics=sol.diagnostics), k
+    sols = [solve(c.scenario, solver) for c in cands]
+    obj = [s.objective if s.status == "optimal" else np.inf for s in sols]
+    k = int(np.argmin(obj))
+    if not np.isfinite(obj[k]):
+        binding = []
+        for s in sols:
+            binding += [b for b in s.binding if b not in binding]
+        return Solution(np.nan, np.nan, np.nan, "infeasible", solver,
+                        message="constraints cannot all hold: " + ", ".join(binding),
+                        binding=tuple(binding)), 0
+    best = sols[k]
+    return Solution(best.params, best.tokens, best.objective, best.status, best.solver,
+                    best.message, best.active, best.binding,
+                    {**best.diagnostics, "candidates": len(cands)}), k
 
 
 def solve(scenario: Scenario, solver: str = "iso_loss") -> Solution:
@@ -55,9 +110,15 @@ def chinchilla_point(scenario: Scenario) -> tuple[float, float]:
     return float((p.A / x0) ** (1.0 / p.alpha)), float((p.B / (margin - x0)) ** (1.0 / p.beta))
 
 
-def evaluate(problem: Problem, params: float, tokens: float) -> PlanPoint:
-    """Everything a plan reports about the model (N, D), from the scenario's cost terms."""
-    sc = problem.scenario
+def evaluate(problem: Problem, params: float, tokens: float,
+             candidate: Candidate | int | None = None) -> PlanPoint:
+    """Everything a plan reports about the model (N, D), from the candidate's cost terms
+    (default: the first candidate, the only one of a budget without discrete choices)."""
+    if candidate is None:
+        candidate = 0
+    if isinstance(candidate, int):
+        candidate = problem.candidates[candidate]
+    sc = candidate.scenario
     items = {it.name: float(it.value(params, tokens)) for it in sc.objective}
     inference_tokens = problem.budget.inference.total_tokens
     train_flops = 6.0 * params * tokens
@@ -70,18 +131,61 @@ def evaluate(problem: Problem, params: float, tokens: float) -> PlanPoint:
             "value": value, "limit": float(c.limit), "slack": slack,
             "active": abs(slack) < 1e-5, "description": c.description,
         }
+    costs, serving, extra = {}, {}, {}
+    cm = candidate.cost_model
+    loss = float(problem.law.loss(params, tokens))
+    if cm is not None:
+        from planner.costs.evaluate import cost_breakdown, serving_metrics, speculative_summary
+
+        costs = cost_breakdown(cm, params, tokens)
+        serving = serving_metrics(cm, params, tokens)
+        penalty = sum(float(t.value(params, tokens)) for t in sc.loss_extra)
+        extra = {"weight_bits": cm.config.weight_bits, "loss_penalty": penalty,
+                 "served_loss": loss + penalty, "configuration": cm.config.label()}
+        spec = speculative_summary(cm, params, tokens)
+        if spec is not None:
+            extra["speculative"] = spec
     return PlanPoint(
         params=float(params),
         train_tokens=float(tokens),
         tokens_per_param=float(tokens / params),
-        loss=float(problem.law.loss(params, tokens)),
+        loss=loss,
         train_flops=train_flops,
         inference_flops=inference_flops,
         total_flops=train_flops + inference_flops,
         objective=float(sc.objective_value(params, tokens)),
         items=items,
+        costs=costs,
+        serving=serving,
         constraints=constraints,
+        extra=extra,
     )
+
+
+def baseline_candidate(problem: Problem, params: float, tokens: float) -> Candidate:
+    """How the Chinchilla-optimal baseline is costed: 16-bit weights, no speculation, the
+    fewest GPUs per replica that hold it (among the budget's candidates when possible)."""
+    cands = problem.candidates
+    if len(cands) == 1 or cands[0].config is None:
+        return cands[0]
+    plain = [c for c in cands if c.config.weight_bits == 16 and c.config.gamma == 0]
+    if not plain:
+        from dataclasses import replace as _r
+
+        from planner.costs.model import ServingConfig, build_cost_model
+
+        cm0 = cands[0].cost_model
+        plain = []
+        g = 1
+        while g <= max(64, cm0.serve.max_gpus_per_replica):
+            cm = build_cost_model(problem.budget, ServingConfig(16, 0, g), cm0.train_hw,
+                                  cm0.serve_hw)
+            plain.append(Candidate(_r(cands[0].scenario, loss_extra=()), cm.config, cm))
+            g *= 2
+    for c in sorted(plain, key=lambda c: c.config.gpus_per_replica):
+        if float(c.cost_model.memory.value(params, tokens)) <= c.cost_model.memory_limit_bytes:
+            return c
+    return plain[-1]
 
 
 def optimize(budget: Union[Budget, str, Path, dict], solver: str | None = None,
@@ -102,9 +206,9 @@ def optimize(budget: Union[Budget, str, Path, dict], solver: str | None = None,
     if problem.law.form == "data-constrained":
         from planner.optimize.data_constrained import solve_data_constrained
 
-        sol = solve_data_constrained(problem)
+        sol, best = solve_data_constrained(problem), 0
     else:
-        sol = solve(problem.scenario, name)
+        sol, best = solve_candidates(problem, name)
     law_info = law_summary(problem.law)
     if sol.status != "optimal":
         raise InfeasibleError(
@@ -112,9 +216,9 @@ def optimize(budget: Union[Budget, str, Path, dict], solver: str | None = None,
             + (f" (target loss {problem.target_loss:.4g})" if sol.binding else ""),
             binding=sol.binding,
         )
-    plan = evaluate(problem, sol.params, sol.tokens)
-    n0, d0 = chinchilla_point(problem.scenario)
-    baseline = evaluate(problem, n0, d0)
+    plan = evaluate(problem, sol.params, sol.tokens, best)
+    n0, d0 = chinchilla_point(problem.candidates[0].scenario)
+    baseline = evaluate(problem, n0, d0, baseline_candidate(problem, n0, d0))
     warnings = extrapolation_warnings(problem.law, plan.params, plan.train_tokens)
     violated = [k for k, c in baseline.constraints.items() if c["slack"] < -1e-9]
     if violated:
@@ -123,7 +227,7 @@ def optimize(budget: Union[Budget, str, Path, dict], solver: str | None = None,
         warnings.append(sol.message)
     diagnostics: dict[str, Any] = dict(sol.diagnostics)
     if check:
-        other = solve(problem.scenario, "gp" if name == "iso_loss" else "iso_loss")
+        other, _ = solve_candidates(problem, "gp" if name == "iso_loss" else "iso_loss")
         diagnostics["cross_check"] = {
             "solver": other.solver,
             "params_rel_diff": abs(other.params / sol.params - 1.0),
@@ -140,7 +244,8 @@ def optimize(budget: Union[Budget, str, Path, dict], solver: str | None = None,
                                   seed=spec.seed if spec else 0)
         plan = replace(plan, extra={**plan.extra, "uncertainty": report})
     return PlanResult(
-        status="optimal", solver=sol.solver, objective_unit=problem.scenario.objective_unit,
+        status="optimal", solver=sol.solver,
+        objective_unit=problem.candidates[best].scenario.objective_unit,
         target_loss=problem.target_loss, law=law_info, plan=plan, baseline=baseline,
         message=sol.message, active_constraints=sol.active, warnings=tuple(warnings),
         budget_name=budget.name or budget.source, diagnostics=diagnostics,
@@ -181,5 +286,5 @@ def optimize_batch(law: Law, target_loss, inference_tokens) -> dict[str, np.ndar
     }
 
 
-__all__ = ["Problem", "optimize", "optimize_batch", "prepare", "solve", "evaluate",
-           "chinchilla_point", "SOLVERS"]
+__all__ = ["Problem", "Candidate", "optimize", "optimize_batch", "prepare", "solve",
+           "solve_candidates", "evaluate", "chinchilla_point", "SOLVERS"]

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass
+from typing import Optional
+
 from planner.budget import Budget, InlineChinchillaLaw, InlineKaplanLaw, LawFile, PresetLaw
 from planner.errors import InfeasibleError, InputError
 from planner.laws import ChinchillaLaw, KaplanLaw, Law, LawInfo, get_preset
 from planner.optimize.scenario import Scenario
-from planner.optimize.terms import Constraint, CostItem
+from planner.optimize.terms import Constraint, CostItem, Term
+
+ALL_WEIGHT_BITS = (16, 8, 6, 5, 4, 3)
 
 
 def resolve_law(budget: Budget) -> Law:
@@ -81,6 +87,14 @@ def bound_constraints(budget: Budget, inference_tokens: float,
     if b.max_train_flops is not None:
         out.append(Constraint("max_train_flops", flops_items(0.0)[0], b.max_train_flops,
                               "training FLOPs ≤ max_train_flops"))
+    if budget.model is not None:  # pinned size: N = model.params (to solver precision)
+        n = budget.model.params
+        out.append(Constraint("model_params_max", CostItem.monomial("params", 1.0, 1, 0,
+                                                                    "params"),
+                              n * (1 + 1e-9), "parameters = model.params"))
+        out.append(Constraint("model_params_min", CostItem.monomial("params⁻¹", n, -1, 0,
+                                                                    "ratio"),
+                              1 + 1e-9, "parameters = model.params"))
     data = budget.data
     if data is not None and law_form != "data-constrained":
         out.append(Constraint("unique_tokens", CostItem.monomial("tokens", 1.0, 0, 1, "tokens"),
@@ -103,3 +117,120 @@ def build_scenario(budget: Budget, law: Law, loss: float) -> Scenario:
         constraints=bound_constraints(budget, tokens, law.form),
         objective_unit="flops",
     )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One discrete configuration of a budget and its scenario.  ``config``/``cost_model`` are
+    None for FLOPs-only budgets without hardware."""
+
+    scenario: Scenario
+    config: Optional[object] = None  # planner.costs.model.ServingConfig
+    cost_model: Optional[object] = None  # planner.costs.model.CostModel
+
+
+def _options(budget: Budget) -> tuple[list[int], list[int], list[int]]:
+    from planner.budget import ServeSpec
+
+    serve = budget.serve or ServeSpec()
+    bits = list(ALL_WEIGHT_BITS) if serve.weight_bits == "auto" else [serve.weight_bits]
+    sd = serve.speculative
+    if sd is None:
+        gammas = [0]
+    elif sd.gamma == "auto":
+        gammas = list(range(sd.max_gamma + 1))
+    else:
+        gammas = [sd.gamma]
+    if serve.gpus_per_replica == "auto":
+        gpus, g = [], 1
+        while g <= serve.max_gpus_per_replica:
+            gpus.append(g)
+            g *= 2
+    else:
+        gpus = [serve.gpus_per_replica]
+    return bits, gammas, gpus
+
+
+def hardware_constraints(budget: Budget, cm) -> tuple[Constraint, ...]:
+    """Memory fit, deadline, dollar limits and latency SLOs of one cost model."""
+    out = [Constraint("memory_fit", cm.memory, cm.memory_limit_bytes,
+                      f"weights + KV cache ≤ {cm.config.gpus_per_replica} × "
+                      f"{cm.serve_hw.hbm_gb:g} GB × (1 − headroom) per replica")]
+    t = cm.train
+    if t.deadline_days is not None:
+        gpus = t.gpus or t.max_gpus
+        if gpus is None:
+            raise InputError(f"{budget.where('train', 'deadline_days')}: train.deadline_days: "
+                             "needs train.gpus or train.max_gpus to turn GPU-time into days")
+        wall = cm.total_in("gpu_s", ("train", "draft_train")).scaled(1.0 / gpus)
+        out.append(Constraint("deadline_days", CostItem("train_seconds", wall.alternatives,
+                                                        "seconds"),
+                              t.deadline_days * 86400.0,
+                              f"training wall-clock on {gpus} GPUs ≤ {t.deadline_days:g} days"))
+    if t.max_train_usd is not None:
+        out.append(Constraint("max_train_usd", cm.total_in("usd", ("train", "draft_train")),
+                              t.max_train_usd, "training dollars ≤ train.max_train_usd"))
+    if budget.constraints.max_total_usd is not None:
+        out.append(Constraint("max_total_usd", cm.total_in("usd"),
+                              budget.constraints.max_total_usd,
+                              "lifetime dollars ≤ constraints.max_total_usd"))
+    s = cm.serve
+    if s.max_time_per_output_token_ms is not None:
+        if "time_per_output_token_s" not in cm.latency:
+            raise InputError(f"{budget.where('serve', 'max_time_per_output_token_ms')}: "
+                             "serve.max_time_per_output_token_ms: needs inference demand as "
+                             "requests with tokens_per_request")
+        out.append(Constraint("max_time_per_output_token", cm.latency["time_per_output_token_s"],
+                              s.max_time_per_output_token_ms / 1000.0,
+                              f"time per output token ≤ {s.max_time_per_output_token_ms:g} ms"))
+    if s.max_time_to_first_token_ms is not None:
+        if "time_to_first_token_s" not in cm.latency:
+            raise InputError(f"{budget.where('serve', 'max_time_to_first_token_ms')}: "
+                             "serve.max_time_to_first_token_ms: needs inference demand as "
+                             "requests with tokens_per_request")
+        out.append(Constraint("max_time_to_first_token", cm.latency["time_to_first_token_s"],
+                              s.max_time_to_first_token_ms / 1000.0,
+                              f"time to first token ≤ {s.max_time_to_first_token_ms:g} ms"))
+    return tuple(out)
+
+
+def penalty_law(budget: Budget, law: Law):
+    """The quantisation-penalty law the budget chose, or None."""
+    from planner.laws.quantization import PENALTIES
+
+    serve = budget.serve
+    if serve is None or serve.quantization_penalty == "none" or serve.weight_bits == 16:
+        return None
+    if law.form != "chinchilla":
+        raise InputError(f"{budget.where('serve', 'quantization_penalty')}: "
+                         f"serve.quantization_penalty: the {law.form} law cannot take an additive "
+                         "loss penalty; use quantization_penalty: none or a Chinchilla-form law")
+    return PENALTIES[serve.quantization_penalty]
+
+
+def build_candidates(budget: Budget, law: Law, loss: float) -> list[Candidate]:
+    """Every discrete configuration of the budget as a Scenario (all of one structure)."""
+    if not budget.uses_hardware:
+        return [Candidate(build_scenario(budget, law, loss))]
+    from planner.costs.model import ServingConfig, build_cost_model, resolve_hardware
+    from planner.budget import ServeSpec, TrainSpec
+
+    train_hw = resolve_hardware((budget.train or TrainSpec()).hardware, budget, "train")
+    serve_hw = resolve_hardware((budget.serve or ServeSpec()).hardware, budget, "serve")
+    penalty = penalty_law(budget, law)
+    tokens = budget.inference.total_tokens
+    bounds = bound_constraints(budget, tokens, law.form)
+    out = []
+    for bits, gamma, g in itertools.product(*_options(budget)):
+        config = ServingConfig(bits, gamma, g)
+        cm = build_cost_model(budget, config, train_hw, serve_hw)
+        if budget.objective == "flops":
+            objective = flops_items(tokens)
+        else:
+            objective = cm.items_in(budget.objective)
+        extra: tuple[Term, ...] = (penalty.term(bits),) if penalty is not None else ()
+        sc = Scenario(loss=law.posynomial(loss), objective=objective,
+                      constraints=bounds + hardware_constraints(budget, cm), loss_extra=extra,
+                      objective_unit=budget.objective)
+        out.append(Candidate(sc, config, cm))
+    return out

@@ -193,6 +193,8 @@ def _solve_flops_form(sc: Scenario, c_train, c_inf, shape, iterations=8):
             hi = np.where(neg, hi, z)
             step = z - phi / dphi
             z = np.where((step >= lo) & (step <= hi), step, 0.5 * (lo + hi))
+    # vanishing demand: φ(z) ≈ log z, so z = e^K to machine precision (and e^K may underflow)
+    z = np.where(K < -600.0, np.exp(np.maximum(K, -745.0)), z)
     z = np.where(kappa > 0, z, 0.0)
     r = r0 * np.exp(-z)
     n = (A / (margin - r)) ** (1.0 / alpha)

@@ -72,3 +72,60 @@ class Solution:
     active: tuple[str, ...] = ()
     binding: tuple[str, ...] = ()
     diagnostics: dict = field(default_factory=dict)
+
+
+def stack_scenarios(scenarios) -> Scenario:
+    """One batch Scenario from scenarios of identical structure (exponents, layout, names):
+    coefficients, loss constants and limits become arrays, for one vectorised 1-D solve.
+
+    Raises ``ValueError`` when the structures differ.
+    """
+    from dataclasses import replace
+
+    from planner.laws import PosyLoss
+    from planner.optimize.terms import Constraint, CostItem, Term
+
+    scenarios = list(scenarios)
+    first = scenarios[0]
+
+    def terms(ts):
+        ts = list(ts)
+        exps = {(t.n_exp, t.d_exp) for t in ts}
+        if len(exps) != 1:
+            raise ValueError("scenarios differ in structure (term exponents)")
+        return Term(np.array([t.coef for t in ts], dtype=float), ts[0].n_exp, ts[0].d_exp)
+
+    def items(its):
+        its = list(its)
+        if len({(it.name, len(it.alternatives)) for it in its}) != 1 or len(
+                {tuple(len(p) for p in it.alternatives) for it in its}) != 1:
+            raise ValueError("scenarios differ in structure (cost items)")
+        alts = tuple(
+            tuple(terms(it.alternatives[a][k] for it in its)
+                  for k in range(len(its[0].alternatives[a])))
+            for a in range(len(its[0].alternatives))
+        )
+        return CostItem(its[0].name, alts, its[0].unit)
+
+    for sc in scenarios:
+        if (len(sc.objective), len(sc.constraints), len(sc.loss_extra)) != (
+                len(first.objective), len(first.constraints), len(first.loss_extra)):
+            raise ValueError("scenarios differ in structure (item counts)")
+    col = lambda f: np.array([f(sc) for sc in scenarios], dtype=float)  # noqa: E731
+    loss = PosyLoss(col(lambda s: s.loss.E), col(lambda s: s.loss.A),
+                    col(lambda s: s.loss.alpha), col(lambda s: s.loss.B),
+                    col(lambda s: s.loss.beta), col(lambda s: s.loss.limit))
+    objective = tuple(items(sc.objective[i] for sc in scenarios)
+                      for i in range(len(first.objective)))
+    constraints = []
+    for i, c in enumerate(first.constraints):
+        cs = [sc.constraints[i] for sc in scenarios]
+        if len({x.name for x in cs}) != 1:
+            raise ValueError("scenarios differ in structure (constraint names)")
+        constraints.append(Constraint(c.name, items(x.item for x in cs),
+                                      np.array([x.limit for x in cs], dtype=float),
+                                      c.description))
+    extra = tuple(terms(sc.loss_extra[i] for sc in scenarios)
+                  for i in range(len(first.loss_extra)))
+    return replace(first, loss=loss, objective=objective, constraints=tuple(constraints),
+                   loss_extra=extra)
