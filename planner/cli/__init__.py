@@ -12,6 +12,7 @@ from planner.cli.app import app, main
 
 _COMMAND_MODULES = (
     "planner.cli.core",
+    "planner.cli.profiles",
 )
 
 for _name in _COMMAND_MODULES:

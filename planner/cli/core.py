@@ -23,13 +23,16 @@ def optimize(
         None, "--solver", help="iso_loss (fast 1-D, default) or gp (cvxpy geometric program)."),
     check: bool = typer.Option(False, "--check", help="Also run the other solver and report "
                                "the relative difference."),
+    uncertainty: bool = typer.Option(False, "--uncertainty", help="Spread of the optimum over "
+                                     "the law's uncertainty and the point plan's expected "
+                                     "regret (also: 'uncertainty:' in the budget)."),
 ) -> None:
     """Find the parameters N and training tokens D that minimise lifetime cost at the target
     loss, beside the Chinchilla-optimal model of the same loss."""
     from planner.optimize import optimize as run
     from planner.report import render_plan, to_json
 
-    result = run(budget, solver=solver, check=check)
+    result = run(budget, solver=solver, check=check, uncertainty=uncertainty or None)
     if as_json:
         print(to_json(result))
     else:

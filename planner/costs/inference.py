@@ -80,8 +80,10 @@ class Roofline:
     def compute(self) -> Posynomial:
         """Target step, compute side, seconds: ``b·(2·N_w + attn·c̄)/F``."""
         r, s, b = self.rates, self.shape, self.batch
-        return (Term(b * 2.0 * s.weight_read_fraction / r.decode_flops, 1, 0),
-                Term(b * s.attn_flops_coef * self.context / r.decode_flops, SHAPE_EXP, 0))
+        attn = 0.0 if r.simple else s.attn_flops_coef  # simple model: 2N FLOPs per token
+        read = 1.0 if r.simple else s.weight_read_fraction
+        return (Term(b * 2.0 * read / r.decode_flops, 1, 0),
+                Term(b * attn * self.context / r.decode_flops, SHAPE_EXP, 0))
 
     def memory(self) -> Posynomial:
         """Target step, memory side, seconds: ``(N_w·bits/8 + b·kv(c̄))/BW``."""
@@ -114,10 +116,12 @@ class Roofline:
 
 
 def prefill_seconds(rates: ServingRates, shape: Shape, prompt_tokens: float) -> Posynomial:
-    """Compute time of one prompt on one GPU: ``(2·N_w·T_in + attn·T_in²/2)/F_prefill``."""
-    return (Term(2.0 * shape.weight_read_fraction * prompt_tokens / rates.prefill_flops, 1, 0),
-            Term(shape.attn_flops_coef * prompt_tokens**2 / 2.0 / rates.prefill_flops,
-                 SHAPE_EXP, 0))
+    """Compute time of one prompt on one GPU: ``(2·N_w·T_in + attn·T_in²/2)/F_prefill``
+    (``2·N·T_in`` alone in the simple FLOPs model of Sardana et al.)."""
+    attn = 0.0 if rates.simple else shape.attn_flops_coef
+    read = 1.0 if rates.simple else shape.weight_read_fraction
+    return (Term(2.0 * read * prompt_tokens / rates.prefill_flops, 1, 0),
+            Term(attn * prompt_tokens**2 / 2.0 / rates.prefill_flops, SHAPE_EXP, 0))
 
 
 def lifetime_items(roof: Roofline, requests: float, prompt_tokens: float,
