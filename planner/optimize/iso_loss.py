@@ -114,6 +114,13 @@ class _Curve:
 
     def _v_argmin(self, u):
         v_lo, v_hi = self._v_bounds()
+        if len(self.extra) == 1 and self.extra[0].d_exp > 0:
+            # one term k·N^a·D^b: d/dv (B·e^(−βv) + k·N^a·e^(bv)) = 0 in closed form
+            t = self.extra[0]
+            kn = np.broadcast_to(t.coef * np.exp(u * t.n_exp), np.shape(v_lo))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                vm = np.log(self.beta * self.B / (t.d_exp * kn)) / (self.beta + t.d_exp)
+            return v_lo, np.clip(np.where(kn > 0, vm, v_hi), v_lo, v_hi)
         lo, hi = _bisect_sign(lambda v: self._g(u, v)[1], v_lo, v_hi)
         return v_lo, hi
 
@@ -131,8 +138,19 @@ class _Curve:
         u = np.asarray(u, dtype=float)
         v_lo, vm = self._v_argmin(u)
         gm = self._g(u, vm)[0]
-        # smallest root of g(v) = 0 on [v_lo, vm]: g decreases there
-        _, v = _bisect_sign(lambda v: -self._g(u, v)[0], v_lo, vm)
+        # smallest root of g(v) = 0 on [v_lo, vm]: g is convex and decreasing there, so
+        # Newton's method from the left end climbs monotonically to it (no overshoot)
+        v = v_lo.copy()
+        with np.errstate(all="ignore"):
+            for _ in range(30):
+                g, dg, _ = self._g(u, v)
+                step = np.where(dg < 0, -g / dg, 0.0)
+                v = np.minimum(v + np.maximum(step, 0.0), vm)
+        g_end = self._g(u, v)[0]
+        unconverged = np.abs(g_end) > 1e-12 * np.maximum(np.abs(self.limit), 1.0)
+        if np.any(unconverged & (gm <= 0)):
+            _, vb = _bisect_sign(lambda x: -self._g(u, x)[0], v_lo, vm)
+            v = np.where(unconverged, vb, v)
         _, dg_dv, dg_du = self._g(u, v)
         with np.errstate(divide="ignore", invalid="ignore"):
             slope = -dg_du / dg_dv
