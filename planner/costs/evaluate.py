@@ -29,6 +29,10 @@ def cost_breakdown(cm: CostModel, params: float, tokens: float) -> dict[str, flo
             out[f"train_{unit}"], out[f"inference_{unit}"] = train, inference
             out[f"total_{unit}"] = train + inference
     gpus = cm.train.gpus or cm.train.max_gpus
+    if cm.train.deadline_days:
+        seconds = cm.train.deadline_days * 86400.0
+        out["train_gpus_for_deadline"] = float(
+            math.ceil((gpu_s["train"] + gpu_s["draft_train"]) / seconds))
     if gpus:
         out["train_gpus"] = float(gpus)
         out["train_wall_clock_days"] = (gpu_s["train"] + gpu_s["draft_train"]) / gpus / 86400.0

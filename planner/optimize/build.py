@@ -157,6 +157,9 @@ def hardware_constraints(budget: Budget, cm) -> tuple[Constraint, ...]:
                       f"weights + KV cache ≤ {cm.config.gpus_per_replica} × "
                       f"{cm.serve_hw.hbm_gb:g} GB × (1 − headroom) per replica")]
     t = cm.train
+    if t.gpus is not None and t.max_gpus is not None and t.gpus > t.max_gpus:
+        raise InputError(f"{budget.where('train', 'gpus')}: train.gpus: {t.gpus} exceeds "
+                         f"train.max_gpus {t.max_gpus}")
     if t.deadline_days is not None:
         gpus = t.gpus or t.max_gpus
         if gpus is None:
