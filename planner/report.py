@@ -115,6 +115,26 @@ def serving_table(result: PlanResult) -> Table | None:
     return t
 
 
+def breakdown_table(result: PlanResult) -> Table | None:
+    """Itemised lifetime cost of the plan: dollars, GPU-hours and energy per item."""
+    c = result.plan.costs if result.plan else {}
+    if not c:
+        return None
+    t = Table(title="Cost breakdown (planned model)")
+    for col in ("item", "USD", "GPU-hours", "energy kWh", "share"):
+        t.add_column(col, justify="left" if col == "item" else "right")
+    total = c["total_usd"] or 1.0
+    for item in ("train", "draft_train", "prefill", "decode", "draft", "overhead"):
+        usd = c.get(f"{item}_usd", 0.0)
+        if usd <= 0:
+            continue
+        t.add_row(item.replace("_", " "), format_usd(usd), f"{c[f'{item}_gpu_hours']:,.4g}",
+                  f"{c[f'{item}_energy_kwh']:,.4g}", f"{100 * usd / total:.1f}%")
+    t.add_row("total", format_usd(c["total_usd"]), f"{c['total_gpu_hours']:,.4g}",
+              f"{c['energy_kwh']:,.4g}", "100%")
+    return t
+
+
 def constraints_table(result: PlanResult) -> Table | None:
     if not result.plan or not result.plan.constraints:
         return None
@@ -130,9 +150,9 @@ def constraints_table(result: PlanResult) -> Table | None:
 def render_plan(result: PlanResult, console: Console) -> None:
     """Print the plan tables, the saving and warnings."""
     console.print(plan_table(result))
-    st = serving_table(result)
-    if st is not None:
-        console.print(st)
+    for table in (breakdown_table(result), serving_table(result)):
+        if table is not None:
+            console.print(table)
     ct = constraints_table(result)
     if ct is not None:
         console.print(ct)

@@ -320,3 +320,16 @@ def test_every_example_budget_runs():
             continue
         r = optimize(load_budget(path))
         assert r.status == "optimal" and np.isfinite(r.plan.objective), path
+
+
+def test_draft_training_cost_is_charged_when_the_draft_must_be_trained():
+    spec = "  speculative: {{acceptance: 0.8, draft_params: 100M, gamma: 4, train_draft: {t}}}"
+    serve = "  hardware: h100-sxm\n  batch_size: 1\n" + spec
+    trained = optimize(budget(serve.format(t="true")))
+    free = optimize(budget(serve.format(t="false")))
+    assert free.plan.costs["draft_train_usd"] == 0.0
+    c = trained.plan.costs
+    # 6·N_d·D/(peak·MFU) GPU-seconds at the training price (draft trained on the same D)
+    expect = 6 * 100e6 * trained.plan.train_tokens / (989e12 * 0.4) / 3600 * 3.00
+    assert c["draft_train_usd"] == pytest.approx(expect, rel=1e-9)
+    assert trained.plan.objective > free.plan.objective
