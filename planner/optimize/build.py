@@ -177,23 +177,19 @@ def hardware_constraints(budget: Budget, cm) -> tuple[Constraint, ...]:
         out.append(Constraint("max_total_usd", cm.total_in("usd"),
                               budget.constraints.max_total_usd,
                               "lifetime dollars ≤ constraints.max_total_usd"))
-    s = cm.serve
-    if s.max_time_per_output_token_ms is not None:
-        if "time_per_output_token_s" not in cm.latency:
-            raise InputError(f"{budget.where('serve', 'max_time_per_output_token_ms')}: "
-                             "serve.max_time_per_output_token_ms: needs inference demand as "
-                             "requests with tokens_per_request")
-        out.append(Constraint("max_time_per_output_token", cm.latency["time_per_output_token_s"],
-                              s.max_time_per_output_token_ms / 1000.0,
-                              f"time per output token ≤ {s.max_time_per_output_token_ms:g} ms"))
-    if s.max_time_to_first_token_ms is not None:
-        if "time_to_first_token_s" not in cm.latency:
-            raise InputError(f"{budget.where('serve', 'max_time_to_first_token_ms')}: "
-                             "serve.max_time_to_first_token_ms: needs inference demand as "
-                             "requests with tokens_per_request")
-        out.append(Constraint("max_time_to_first_token", cm.latency["time_to_first_token_s"],
-                              s.max_time_to_first_token_ms / 1000.0,
-                              f"time to first token ≤ {s.max_time_to_first_token_ms:g} ms"))
+    for field, latency, name, label in (
+            ("max_time_per_output_token_ms", "time_per_output_token_s",
+             "max_time_per_output_token", "time per output token"),
+            ("max_time_to_first_token_ms", "time_to_first_token_s",
+             "max_time_to_first_token", "time to first token")):
+        limit_ms = getattr(cm.serve, field)
+        if limit_ms is None:
+            continue
+        if latency not in cm.latency:
+            raise InputError(f"{budget.where('serve', field)}: serve.{field}: needs inference "
+                             "demand as requests with tokens_per_request")
+        out.append(Constraint(name, cm.latency[latency], limit_ms / 1000.0,
+                              f"{label} ≤ {limit_ms:g} ms"))
     return tuple(out)
 
 
