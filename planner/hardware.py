@@ -52,13 +52,29 @@ class WorkloadEfficiency(_Strict):
 
 
 class Measured(_Strict):
-    """What ``planner bench`` measured on a real device (achievable numbers)."""
+    """What ``planner bench`` measured on a real device (achievable numbers).
+
+    ``tflops`` and ``hbm_bandwidth_gb_per_s`` are what the cost model reads; the rest is
+    provenance written by ``planner bench`` (all optional; unknown keys are kept)."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
-    tflops: dict[str, Positive] = Field(default_factory=dict)  # achieved dense matmul
-    hbm_bandwidth_gb_per_s: Optional[Positive] = None  # achieved copy bandwidth
+    tflops: dict[str, Positive] = Field(default_factory=dict)  # achieved dense matmul (median)
+    hbm_bandwidth_gb_per_s: Optional[Positive] = None  # achieved copy bandwidth (median)
     method: str = ""
     date: str = ""
+    # provenance (planner bench)
+    backend: str = ""  # cuda | cpu
+    device_name: str = ""
+    uuid: str = ""
+    driver: str = ""
+    torch_version: str = ""
+    tflops_max: dict[str, Positive] = Field(default_factory=dict)  # best single iteration
+    hbm_bandwidth_max_gb_per_s: Optional[Positive] = None
+    triad_gb_per_s: Optional[Positive] = None  # STREAM triad a = b + s*c (median)
+    shapes: list[dict[str, Any]] = Field(default_factory=list)  # one entry per timed case
+    clocks_mhz: dict[str, float] = Field(default_factory=dict)  # sampled during the run
+    power_watts: dict[str, float] = Field(default_factory=dict)  # sampled during the run
+    seconds: Optional[Annotated[float, Field(ge=0)]] = None  # wall time of the run
 
 
 class HardwareProfile(_Strict):
@@ -223,9 +239,10 @@ def profile_from_data(data: dict, where: str = "<profile>", base_dir: Path | Non
 def _load_cached(name_or_path: str, base_dir: str | None) -> HardwareProfile:
     data = _raw_profile(name_or_path, Path(base_dir) if base_dir else None)
     where = data.pop("__file__", name_or_path)
-    data.pop("extends", None)
+    parent = data.pop("extends", None)  # already merged in; kept on the result for the record
     _, marks = read_yaml_file(where) if Path(where).is_file() else (None, {})
-    return profile_from_data(data, where, None, marks)
+    profile = profile_from_data(data, where, None, marks)
+    return profile.model_copy(update={"extends": parent}) if parent else profile
 
 
 def load_profile(name_or_path: str, base_dir: Path | None = None) -> HardwareProfile:
