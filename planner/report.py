@@ -170,3 +170,130 @@ def render_plan(result: PlanResult, console: Console) -> None:
     for w in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {w}")
     console.print(f"[dim]solver: {result.solver}[/dim]")
+
+
+# ---- planning-review outputs (sweep, compare, report; issue 6) -----------------------------
+_UNIT_LABELS = {"flops": "FLOPs", "usd": "USD", "gpu_hours": "GPU-hours", "energy_kwh": "kWh"}
+
+
+def _objective_text(value: float, unit: str) -> str:
+    """An objective value with a readable unit ($1.2M, 3.2e+23 FLOPs, 1.7e+05 GPU-hours)."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    if unit == "usd":
+        return format_usd(value)
+    if unit == "flops":
+        return f"{format_sci(value)}"
+    return f"{value:,.4g} {_UNIT_LABELS.get(unit, unit)}"
+
+
+def _fmt_metric(value, kind: str, unit: str = "") -> str:
+    if value is None:
+        return "—"
+    if kind == "text":
+        return str(value)
+    if not math.isfinite(value):
+        return "—"
+    if kind == "count":
+        return format_count(value)
+    if kind == "ratio":
+        return f"{value:,.1f}"
+    if kind == "loss":
+        return f"{value:.4f}"
+    if kind == "sci":
+        return format_sci(value)
+    if kind == "usd":
+        return format_usd(value)
+    if kind == "pct":
+        return f"{100 * value:.1f}%"
+    if kind == "objective":
+        return _objective_text(value, unit)
+    return f"{value:,.4g}"
+
+
+def compare_table(comparison) -> Table:
+    """Scenarios side by side; values that differ from the first column are highlighted with
+    their relative change, rows where scenarios differ are marked ``≠``."""
+    mode = ("fixed model " + ", ".join(f"{k}={format_count(v)}"
+                                       for k, v in comparison.at.items())
+            if comparison.at else "each scenario's optimum")
+    t = Table(title=f"Scenario comparison ({mode}); ≠ marks rows that differ, changes are "
+                    "relative to the first column")
+    t.add_column("")
+    t.add_column("", width=1)
+    for e in comparison.entries:
+        t.add_column(e.name, justify="right")
+    for m in comparison.metrics():
+        rel = m.relative()
+        cells = []
+        for i, v in enumerate(m.values):
+            unit = m.units[i] if m.units else ""
+            text = _fmt_metric(v, m.kind, unit)
+            differs = (i > 0 and v is not None and m.values[0] is not None
+                       and (m.kind == "text" and v != m.values[0]
+                            or m.kind != "text" and rel[i] is not None and abs(rel[i]) > 1e-6
+                            or m.kind == "pct" and abs(v - m.values[0]) > 1e-6))
+            if differs:
+                if rel[i] is not None:
+                    text += f" ({100 * rel[i]:+.1f}%)"
+                text = f"[bold yellow]{text}[/bold yellow]"
+            cells.append(text)
+        t.add_row(m.label, "≠" if m.differs else "", *cells)
+    return t
+
+
+def sweep_table(result, max_rows: int = 20) -> Table:
+    """The sweep's points (evenly subsampled to ``max_rows``): inputs, N, D, cost, saving."""
+    points = list(result.points)
+    n = len(points)
+    if n > max_rows:
+        idx = sorted({round(i * (n - 1) / (max_rows - 1)) for i in range(max_rows)})
+        points = [points[i] for i in idx]
+    unit = next((p.result.objective_unit for p in result.points if p.result is not None), "")
+    shown = f"{len(points)} of {n:,} points" if n > len(points) else f"{n} points"
+    t = Table(title=f"Sweep of {result.budget} ({shown})")
+    for a in result.axes:
+        t.add_column(a.field, justify="right", no_wrap=True, min_width=len(a.field))
+    ulabel = _UNIT_LABELS.get(unit, unit)
+    for col in ("parameters", "training tokens", "tokens/param", f"lifetime cost ({ulabel})",
+                "saving vs Chinchilla", "status"):
+        t.add_column(col, justify="right")
+    for p in points:
+        ins = [v if isinstance(v, str) else f"{v:.4g}" for v in p.inputs.values()]
+        r = p.result
+        if r is None:
+            t.add_row(*ins, "—", "—", "—", "—", "—", f"[red]{p.status}[/red]")
+            continue
+        s = r.savings
+        frac = s.get("objective_fraction", s.get("fraction", math.nan))
+        t.add_row(*ins, format_count(r.plan.params), format_count(r.plan.train_tokens),
+                  f"{r.plan.tokens_per_param:,.0f}", _objective_text(r.plan.objective, unit),
+                  f"{100 * frac:.1f}%", p.status)
+    return t
+
+
+def alternatives_table(review) -> Table:
+    """Top serving configurations (budgets with discrete choices) or nearby model sizes."""
+    unit = review.result.objective_unit
+    ulabel = _UNIT_LABELS.get(unit, unit)
+    if review.configurations:
+        t = Table(title="Top alternatives: each serving configuration's optimum")
+        for col in ("configuration", "parameters", "training tokens", f"lifetime cost ({ulabel})",
+                    "premium"):
+            t.add_column(col, justify="left" if col == "configuration" else "right")
+        for c in review.configurations[:5]:
+            t.add_row(c["configuration"], format_count(c["params"]),
+                      format_count(c["train_tokens"]), _objective_text(c["objective"], unit),
+                      _pct(c["premium"]))
+        return t
+    t = Table(title="Top alternatives: other model sizes at the same loss")
+    for col in ("model", "parameters", "training tokens", f"lifetime cost ({ulabel})",
+                "premium over the plan"):
+        t.add_column(col, justify="left" if col == "model" else "right")
+    for r in review.nearby:
+        ok = r["premium"] is not None
+        t.add_row(r["label"], format_count(r["params"]),
+                  format_count(r["train_tokens"]) if ok else r.get("why", "—"),
+                  _objective_text(r["objective"], unit) if ok else "—",
+                  _pct(r["premium"]) if ok else "—")
+    return t

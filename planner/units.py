@@ -41,6 +41,7 @@ def format_count(value: float, digits: int = 3) -> str:
     """``1.3e10 -> '13B'``: a count with the largest suffix that keeps it >= 1."""
     if value is None or not math.isfinite(value):
         return str(value)
+    value = float(f"{value:.{digits}g}")  # round first: 999.99…B prints as 1T, not 1e+03B
     for suffix, scale in (("P", 1e15), ("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
         if abs(value) >= scale:
             return f"{value / scale:.{digits}g}{suffix}"

@@ -333,3 +333,17 @@ def test_draft_training_cost_is_charged_when_the_draft_must_be_trained():
     expect = 6 * 100e6 * trained.plan.train_tokens / (989e12 * 0.4) / 3600 * 3.00
     assert c["draft_train_usd"] == pytest.approx(expect, rel=1e-9)
     assert trained.plan.objective > free.plan.objective
+
+
+def test_solvers_agree_where_the_roofline_derivative_has_kinks():
+    """Regression: 100× the chat assistant's demand put the optimum at a kink of the decode
+    roofline max, where regula falsi stalled (objective 7.7e-5 too high)."""
+    from planner.budget import budget_from_data
+    from planner.yaml_io import read_yaml_file
+
+    data, _ = read_yaml_file("examples/chat-assistant.yaml")
+    for rpm in ("100B", "1B", "10M"):
+        data["inference"]["requests_per_month"] = rpm
+        r = optimize(budget_from_data(data), check=True)
+        assert r.diagnostics["cross_check"]["objective_rel_diff"] < 1e-6
+        assert r.diagnostics["cross_check"]["params_rel_diff"] < 1e-3

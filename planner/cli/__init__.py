@@ -13,6 +13,8 @@ from planner.cli.app import app, main
 _COMMAND_MODULES = (
     "planner.cli.core",
     "planner.cli.profiles",
+    "planner.cli.bench",
+    "planner.cli.review",
 )
 
 for _name in _COMMAND_MODULES:

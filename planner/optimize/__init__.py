@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Union
 
@@ -209,13 +209,37 @@ def optimize(budget: Union[Budget, str, Path, dict], solver: str | None = None,
         sol, best = solve_data_constrained(problem), 0
     else:
         sol, best = solve_candidates(problem, name)
-    law_info = law_summary(problem.law)
     if sol.status != "optimal":
         raise InfeasibleError(
             f"{budget.where('constraints')}: {sol.message or 'infeasible'}"
             + (f" (target loss {problem.target_loss:.4g})" if sol.binding else ""),
             binding=sol.binding,
         )
+    result = plan_result(problem, sol, best)
+    diagnostics: dict[str, Any] = dict(result.diagnostics)
+    if check:
+        other, _ = solve_candidates(problem, "gp" if name == "iso_loss" else "iso_loss")
+        diagnostics["cross_check"] = {
+            "solver": other.solver,
+            "params_rel_diff": abs(other.params / sol.params - 1.0),
+            "objective_rel_diff": abs(other.objective / sol.objective - 1.0),
+        }
+    plan = result.plan
+    want_uncertainty = budget.uncertainty is not None if uncertainty is None else uncertainty
+    if want_uncertainty:
+        from planner.uncertainty import plan_uncertainty
+
+        spec = budget.uncertainty
+        report = plan_uncertainty(problem, sol, samples=spec.samples if spec else 1000,
+                                  seed=spec.seed if spec else 0)
+        plan = replace(plan, extra={**plan.extra, "uncertainty": report})
+    return replace(result, plan=plan, diagnostics=diagnostics)
+
+
+def plan_result(problem: Problem, sol: Solution, best: int) -> PlanResult:
+    """The ``PlanResult`` of an optimal solution of candidate ``best``: the plan, the
+    Chinchilla-optimal baseline costed beside it, and the warnings."""
+    budget = problem.budget
     plan = evaluate(problem, sol.params, sol.tokens, best)
     n0, d0 = chinchilla_point(problem.candidates[0].scenario)
     baseline = evaluate(problem, n0, d0, baseline_candidate(problem, n0, d0))
@@ -225,30 +249,13 @@ def optimize(budget: Union[Budget, str, Path, dict], solver: str | None = None,
         warnings.append("baseline (Chinchilla-optimal) model violates: " + ", ".join(violated))
     if sol.message:
         warnings.append(sol.message)
-    diagnostics: dict[str, Any] = dict(sol.diagnostics)
-    if check:
-        other, _ = solve_candidates(problem, "gp" if name == "iso_loss" else "iso_loss")
-        diagnostics["cross_check"] = {
-            "solver": other.solver,
-            "params_rel_diff": abs(other.params / sol.params - 1.0),
-            "objective_rel_diff": abs(other.objective / sol.objective - 1.0),
-        }
-    want_uncertainty = budget.uncertainty is not None if uncertainty is None else uncertainty
-    if want_uncertainty:
-        from dataclasses import replace
-
-        from planner.uncertainty import plan_uncertainty
-
-        spec = budget.uncertainty
-        report = plan_uncertainty(problem, sol, samples=spec.samples if spec else 1000,
-                                  seed=spec.seed if spec else 0)
-        plan = replace(plan, extra={**plan.extra, "uncertainty": report})
     return PlanResult(
         status="optimal", solver=sol.solver,
         objective_unit=problem.candidates[best].scenario.objective_unit,
-        target_loss=problem.target_loss, law=law_info, plan=plan, baseline=baseline,
-        message=sol.message, active_constraints=sol.active, warnings=tuple(warnings),
-        budget_name=budget.name or budget.source, diagnostics=diagnostics,
+        target_loss=problem.target_loss, law=law_summary(problem.law), plan=plan,
+        baseline=baseline, message=sol.message, active_constraints=sol.active,
+        warnings=tuple(warnings), budget_name=budget.name or budget.source,
+        diagnostics=dict(sol.diagnostics),
     )
 
 

@@ -1,0 +1,566 @@
+"""The planning-review report: ``planner report BUDGET.yaml -o review/``.
+
+Writes ``report.md`` (and ``report.html``, the same blocks rendered to HTML with inline CSS) and
+``figures/*.png|svg``: the plan beside the Chinchilla-optimal model, the cost breakdown, the
+constraints and their slack, the alternatives (other serving configurations, nearby model
+sizes), the sensitivity tornado, the figures of planner.plots, the assumptions with their
+sources, and the warnings.  No timestamps: the same budget gives the same files.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from planner.budget import Budget, load_budget
+from planner.units import format_count, format_sci, format_usd
+
+SECTIONS = ("Summary", "Plan", "Cost breakdown", "Constraints", "Alternatives", "Sensitivity",
+            "Figures", "Assumptions and sources", "Warnings")
+FIGURES = {
+    "cost_vs_params": "Lifetime cost vs model size at the target loss, for several inference "
+                      "demands; dots are the solver's plans and sit at the curves' minima.",
+    "frontier": "Training vs inference cost of the models that reach the target loss: only the "
+                "non-dominated branch (smaller, longer-trained models); the plan touches the "
+                "line of its own lifetime cost.",
+    "contours": "Loss contours in (N, D), iso-FLOP lines (6·N·D), and the optimal model as "
+                "lifetime inference demand grows (darker: more demand).",
+    "tornado": "Change of the optimal model size and lifetime cost when one input moves by "
+               "±x%, the others held.",
+}
+
+
+def fmt_objective(value: float, unit: str) -> str:
+    if value is None or not math.isfinite(value):
+        return "—"
+    if unit == "usd":
+        return format_usd(value)
+    if unit == "flops":
+        return f"{format_sci(value)} FLOPs"
+    from planner.plots import unit_label
+
+    return f"{value:,.4g} {unit_label(unit)}"
+
+
+def _ul(unit: str) -> str:
+    from planner.plots import unit_label
+
+    return unit_label(unit)
+
+
+def _pct(x: Optional[float]) -> str:
+    return "—" if x is None or not math.isfinite(x) else f"{100 * x:+.1f}%"
+
+
+# ---- numbers --------------------------------------------------------------------------------
+@dataclass
+class Review:
+    """Everything the report shows, computed once (no drawing)."""
+
+    budget: Budget
+    problem: Any
+    result: Any  # PlanResult
+    study: dict
+    sensitivity: Any
+    configurations: list[dict]  # other serving configurations, cheapest first
+    nearby: list[dict]  # nearby model sizes along the iso-loss curve
+    data: dict = field(default_factory=dict)  # figure data by name
+    notes: list[str] = field(default_factory=list)
+
+
+def build_review(budget: Budget | str | Path, fraction: float = 0.2,
+                 solver: Optional[str] = None, progress=None) -> Review:
+    from planner import plots
+    from planner.optimize import optimize, prepare
+    from planner.sensitivity import sensitivity
+
+    if not isinstance(budget, Budget):
+        budget = load_budget(budget)
+    problem = prepare(budget)
+    notes: list[str] = []
+    name = solver or budget.solver
+    if name in ("auto", "iso_loss") and budget.uncertainty is None:
+        # the study solves the budget itself among its demand levels, batched, exactly as
+        # optimize() does (tests/test_sweep.py): take the plan from there
+        study = plots.demand_study(budget, problem, None, progress=progress)
+        result = study["results"][study["base_index"]] if study["base_index"] is not None \
+            else optimize(budget, solver=solver)
+        if isinstance(result, Exception):
+            raise result
+        study["base_result"] = result
+    else:
+        result = optimize(budget, solver=solver)
+        study = plots.demand_study(budget, problem, result, progress=progress)
+    if progress:
+        progress("sensitivity", 0, 1)
+    sens = sensitivity(budget, fraction, solver, problem=problem, result=result)
+    if progress:
+        progress("sensitivity", 1, 1)
+    def attempt(what: str, fn, default=None):
+        # a law outside the posynomial forms (e.g. data-constrained) has no iso-loss curve in
+        # closed form: say which part is missing rather than fail the whole review
+        try:
+            return fn()
+        except (ValueError, TypeError, AttributeError, IndexError, KeyError,
+                NotImplementedError) as exc:
+            notes.append(f"{what} skipped: {type(exc).__name__}: {exc}")
+            return default
+
+    review = Review(budget, problem, result, study, sens,
+                    attempt("configurations", lambda: _configurations(problem, study), []),
+                    attempt("nearby model sizes", lambda: _nearby(problem, result), []),
+                    notes=notes)
+    for name, fn in (("cost_vs_params", lambda: plots.cost_vs_params_data(study)),
+                     ("frontier", lambda: plots.frontier_data(problem, result)),
+                     ("contours", lambda: plots.contour_data(study))):
+        data = attempt(f"figure {name}", fn)
+        if data is not None:
+            review.data[name] = data
+    notes += [f"sensitivity: {n}" for n in sens.notes]
+    return review
+
+
+def _configurations(problem, study) -> list[dict]:
+    """Each serving configuration's own optimum (budgets with discrete choices)."""
+    if len(problem.candidates) < 2:
+        return []
+    outcome, i = study.get("outcome"), study.get("base_index")
+    if outcome is None or i is None or outcome.candidate_objectives[i] is None:
+        return []
+    obj = outcome.candidate_objectives[i]
+    best = float(np.min(obj))
+    rows = []
+    for k in np.argsort(obj, kind="stable"):
+        if not np.isfinite(obj[k]):
+            continue
+        rows.append({"configuration": problem.candidates[k].config.label(),
+                     "params": float(outcome.candidate_params[i][k]),
+                     "train_tokens": float(outcome.candidate_tokens[i][k]),
+                     "objective": float(obj[k]), "premium": float(obj[k]) / best - 1.0})
+    return rows
+
+
+def _nearby(problem, result) -> list[dict]:
+    """Cost of smaller and larger models at the same loss (the cheapest configuration that
+    holds the constraints at each size): how flat the optimum is."""
+    from planner.plots import curve_costs
+
+    n = result.plan.params
+    factors = np.array([0.5, 1 / math.sqrt(2), 1.0, math.sqrt(2), 2.0])
+    sizes = np.append(n * factors, result.baseline.params)
+    c = curve_costs(problem, sizes)
+    rows = []
+    for j, size in enumerate(sizes):
+        label = ("Chinchilla-optimal size" if j == len(sizes) - 1
+                 else f"plan × {factors[j]:.2g}")
+        obj = float(c["objective"][j])
+        why = "" if math.isfinite(obj) else (
+            "breaks a constraint" if c["reachable"][j] else "cannot reach the loss")
+        rows.append({"label": label, "params": float(size), "train_tokens": float(c["tokens"][j]),
+                     "objective": obj, "why": why,
+                     "premium": obj / result.plan.objective - 1.0 if math.isfinite(obj)
+                     else None})
+    return rows
+
+
+# ---- document blocks ------------------------------------------------------------------------
+@dataclass
+class Doc:
+    """A tiny document model rendered to Markdown and HTML."""
+
+    blocks: list = field(default_factory=list)
+
+    def h(self, level: int, text: str):
+        self.blocks.append(("h", level, text))
+
+    def p(self, text: str):
+        self.blocks.append(("p", text))
+
+    def ul(self, items: Sequence[str]):
+        self.blocks.append(("ul", list(items)))
+
+    def table(self, header: Sequence[str], rows: Sequence[Sequence[str]], align: str = ""):
+        """``align``: one letter per column, 'l' or 'r' (default: first left, rest right)."""
+        align = align or "l" + "r" * (len(header) - 1)
+        self.blocks.append(("table", list(header), [list(r) for r in rows], align))
+
+    def img(self, path: str, alt: str):
+        self.blocks.append(("img", path, alt))
+
+    def markdown(self) -> str:
+        out = []
+        for b in self.blocks:
+            kind = b[0]
+            if kind == "h":
+                out.append("#" * b[1] + " " + b[2])
+            elif kind == "p":
+                out.append(b[1])
+            elif kind == "ul":
+                out.append("\n".join(f"- {x}" for x in b[1]))
+            elif kind == "table":
+                header, rows, align = b[1], b[2], b[3]
+                esc = lambda s: str(s).replace("|", "\\|")  # noqa: E731
+                lines = ["| " + " | ".join(esc(h) for h in header) + " |",
+                         "|" + "|".join("---" if a == "l" else "---:" for a in align) + "|"]
+                lines += ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows]
+                out.append("\n".join(lines))
+            elif kind == "img":
+                out.append(f"![{b[2]}]({b[1]})")
+        return "\n\n".join(out) + "\n"
+
+    def html(self, title: str) -> str:
+        e = html.escape
+        out = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+               f"<title>{e(title)}</title><style>{_CSS}</style></head><body>"]
+        for b in self.blocks:
+            kind = b[0]
+            if kind == "h":
+                out.append(f"<h{b[1]}>{e(b[2])}</h{b[1]}>")
+            elif kind == "p":
+                out.append(f"<p>{_inline(b[1])}</p>")
+            elif kind == "ul":
+                out.append("<ul>" + "".join(f"<li>{_inline(x)}</li>" for x in b[1]) + "</ul>")
+            elif kind == "table":
+                head = "".join(f"<th>{e(h)}</th>" for h in b[1])
+                cls = {"l": ' class="l"', "r": ""}
+                body = "".join("<tr>" + "".join(f"<td{cls[a]}>{_inline(str(c))}</td>"
+                                                for c, a in zip(r, b[3])) + "</tr>"
+                               for r in b[2])
+                out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            elif kind == "img":
+                out.append(f"<figure><img src=\"{e(b[1])}\" alt=\"{e(b[2])}\">"
+                           f"<figcaption>{e(b[2])}</figcaption></figure>")
+        out.append("</body></html>\n")
+        return "\n".join(out)
+
+
+_CSS = ("body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;"
+        "color:#222}table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;"
+        "padding:.25em .6em}td{text-align:right}td.l{text-align:left}"
+        "th{background:#f3f3f3}img{max-width:100%}figcaption{color:#555;font-size:.9em}"
+        "code{background:#f3f3f3;padding:0 .2em}")
+
+
+def _inline(text: str) -> str:
+    """Markdown **bold** and `code` to HTML (everything else escaped)."""
+    import re
+
+    t = html.escape(text)
+    t = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", t)
+    return re.sub(r"`(.+?)`", r"<code>\1</code>", t)
+
+
+# ---- sections -------------------------------------------------------------------------------
+def _summary(doc: Doc, rv: Review) -> None:
+    r, p, b = rv.result, rv.result.plan, rv.result.baseline
+    unit = r.objective_unit
+    s = r.savings
+    frac = s.get("objective_fraction", s.get("fraction", 0.0))
+    conf = p.extra.get("configuration")
+    text = (f"Train a **{format_count(p.params)}-parameter** model on "
+            f"**{format_count(p.train_tokens)} tokens** ({p.tokens_per_param:,.0f} tokens per "
+            f"parameter) to reach loss "
+            f"{r.target_loss:.4f} nats/token under `{r.law['name']}`. Lifetime cost "
+            f"**{fmt_objective(p.objective, unit)}** (objective: {unit}), "
+            f"{100 * frac:.1f}% less than the Chinchilla-optimal model of the same loss "
+            f"({format_count(b.params)} parameters on {format_count(b.train_tokens)} tokens, "
+            f"{fmt_objective(b.objective, unit)}).")
+    if conf:
+        text += f" Serving configuration: {conf}."
+    if r.active_constraints:
+        text += " Binding constraints: " + ", ".join(f"`{c}`" for c in r.active_constraints) + "."
+    doc.p(text)
+
+
+def _plan(doc: Doc, rv: Review) -> None:
+    r, p, b = rv.result, rv.result.plan, rv.result.baseline
+    rows = []
+
+    def row(label, pv, bv, fmt, change=True):
+        ch = _pct(pv / bv - 1) if change and bv else ""
+        rows.append([label, fmt(pv), fmt(bv), ch])
+
+    row("parameters", p.params, b.params, format_count)
+    row("training tokens", p.train_tokens, b.train_tokens, format_count)
+    row("tokens per parameter", p.tokens_per_param, b.tokens_per_param, lambda v: f"{v:,.1f}")
+    row("loss (nats/token)", p.loss, b.loss, lambda v: f"{v:.4f}", change=False)
+    if "served_loss" in p.extra:
+        row("served loss (nats/token)", p.extra["served_loss"],
+            b.extra.get("served_loss", b.loss), lambda v: f"{v:.4f}", change=False)
+    row("training FLOPs", p.train_flops, b.train_flops, format_sci)
+    row("inference FLOPs", p.inference_flops, b.inference_flops, format_sci)
+    row("total FLOPs", p.total_flops, b.total_flops, format_sci)
+    row(f"lifetime cost ({_ul(r.objective_unit)})", p.objective, b.objective,
+        lambda v: fmt_objective(v, r.objective_unit))
+    for key, label, unit in (("total_usd", "lifetime dollars (USD)", "usd"),
+                             ("total_gpu_hours", "GPU-hours", "gpu_hours"),
+                             ("energy_kwh", "energy (kWh)", "energy_kwh"),
+                             ("train_wall_clock_days", "training wall-clock (days)", "")):
+        if key in p.costs and key in b.costs and unit != r.objective_unit:
+            row(label, p.costs[key], b.costs[key],
+                format_usd if key.endswith("usd") else (lambda v: f"{v:,.4g}"))
+    if p.extra.get("configuration"):
+        rows.append(["serving configuration", p.extra["configuration"],
+                     b.extra.get("configuration", ""), ""])
+    doc.table(["", "planned", "Chinchilla-optimal", "change"], rows)
+
+
+def _breakdown(doc: Doc, rv: Review) -> None:
+    r, p, b = rv.result, rv.result.plan, rv.result.baseline
+    unit = r.objective_unit
+    rows = []
+    for name, v in p.items.items():
+        bv = b.items.get(name, math.nan)
+        if v == 0 and (bv == 0 or not math.isfinite(bv)):
+            continue
+        rows.append([name.replace("_", " "), fmt_objective(v, unit), fmt_objective(bv, unit),
+                     f"{100 * v / p.objective:.1f}%" if p.objective else ""])
+    rows.append(["total", fmt_objective(p.objective, unit), fmt_objective(b.objective, unit),
+                 "100%"])
+    doc.p(f"What the optimizer minimised, item by item (objective: {unit}).")
+    doc.table(["item", f"planned ({_ul(unit)})", f"Chinchilla-optimal ({_ul(unit)})",
+               "share of plan"], rows)
+    c = p.costs
+    if c and "total_usd" in c:
+        rows = []
+        for item in ("train", "draft_train", "prefill", "decode", "draft", "overhead"):
+            usd = c.get(f"{item}_usd", 0.0)
+            if usd <= 0:
+                continue
+            rows.append([item.replace("_", " "), format_usd(usd),
+                         f"{c[f'{item}_gpu_hours']:,.4g}", f"{c[f'{item}_energy_kwh']:,.4g}"])
+        rows.append(["total", format_usd(c["total_usd"]), f"{c['total_gpu_hours']:,.4g}",
+                     f"{c['energy_kwh']:,.4g}"])
+        doc.p("The planned model in dollars, GPU-hours and energy:")
+        doc.table(["item", "USD", "GPU-hours", "energy (kWh)"], rows)
+
+
+def _constraints(doc: Doc, rv: Review) -> None:
+    p = rv.result.plan
+    if not p.constraints:
+        doc.p("No constraints besides the target loss.")
+        return
+    doc.p("Slack is `1 − value/limit`: 0 when the constraint binds, negative when violated.")
+    rows = [[name, c.get("description", ""), f"{c['value']:.4g}", f"{c['limit']:.4g}",
+             f"{100 * c['slack']:.1f}%", "yes" if c["active"] else ""]
+            for name, c in p.constraints.items()]
+    doc.table(["constraint", "what", "value", "limit", "slack", "binding"], rows, "llrrrl")
+
+
+def _alternatives(doc: Doc, rv: Review) -> None:
+    unit = rv.result.objective_unit
+    if rv.configurations:
+        doc.p(f"Each serving configuration's own optimum ({len(rv.configurations)} feasible of "
+              f"{len(rv.problem.candidates)}; the top 8):")
+        rows = [[c["configuration"], format_count(c["params"]), format_count(c["train_tokens"]),
+                 fmt_objective(c["objective"], unit), _pct(c["premium"])]
+                for c in rv.configurations[:8]]
+        doc.table(["configuration", "parameters", "training tokens", f"lifetime cost ({_ul(unit)})",
+                   "premium"], rows)
+    if not rv.nearby:
+        return
+    doc.p("Other model sizes at the same loss (training tokens set by the iso-loss curve, the "
+          "cheapest configuration that meets the constraints):")
+    doc.table(["model", "parameters", "training tokens", "tokens/parameter",
+               f"lifetime cost ({_ul(unit)})", "premium over the plan"],
+              [[r["label"], format_count(r["params"]), format_count(r["train_tokens"])
+                if math.isfinite(r["train_tokens"]) else r["why"],
+                f"{r['train_tokens'] / r['params']:,.0f}" if math.isfinite(r["train_tokens"])
+                else "—", fmt_objective(r["objective"], unit), _pct(r["premium"])]
+               for r in rv.nearby])
+
+
+def _sensitivity(doc: Doc, rv: Review, fig: Optional[str]) -> None:
+    s = rv.sensitivity
+    pct = 100 * s.fraction
+    doc.p(f"Each input moved by ±{pct:g}% alone and the plan re-solved (a `match:` target is "
+          "re-evaluated under the perturbed law, a `loss:` target is kept).")
+    if fig:
+        doc.img(fig, FIGURES["tornado"].replace("x%", f"{pct:g}%"))
+    rows = []
+    for r in s.sorted_rows("objective"):
+        cells = [r.label, f"{r.base_value:.4g}" + (f" {r.unit}" if r.unit else "")]
+        for o, (dn, dc) in ((r.low, (r.change("params", s.base.params)[0],
+                                     r.change("objective", s.base.objective)[0])),
+                            (r.high, (r.change("params", s.base.params)[1],
+                                      r.change("objective", s.base.objective)[1]))):
+            if o.feasible:
+                cells += [_pct(dn), _pct(dc)]
+            else:
+                cells += ["infeasible", o.note[:60]]
+        rows.append(cells)
+    doc.table(["input", "base value", f"−{pct:g}%: N", f"−{pct:g}%: cost", f"+{pct:g}%: N",
+               f"+{pct:g}%: cost"], rows)
+
+
+def _assumptions(doc: Doc, rv: Review) -> None:
+    b, r = rv.budget, rv.result
+    law = r.law
+    items = []
+    consts = ", ".join(f"{k} = {v:g}" for k, v in law["constants"].items())
+    items.append(f"**Loss law** `{law['name']}` ({law['form']} form): {consts}. Source: "
+                 f"{law.get('source') or 'not given'} (provenance {law.get('provenance')}). "
+                 f"N counts {law.get('n_definition')}; loss in {law.get('loss_unit')}.")
+    rng = []
+    if law.get("fitted_params"):
+        rng.append("N {}–{}".format(*(format_count(x) for x in law["fitted_params"])))
+    if law.get("fitted_tokens"):
+        rng.append("D {}–{}".format(*(format_count(x) for x in law["fitted_tokens"])))
+    if law.get("fitted_tokens_per_param"):
+        rng.append("D/N {:g}–{:g}".format(*law["fitted_tokens_per_param"]))
+    if rng:
+        items.append("**Fitted range** of the law: " + ", ".join(rng) + ".")
+    t = b.target
+    if t.loss is not None:
+        items.append(f"**Target**: loss {t.loss:g} nats/token (given).")
+    else:
+        how = (f"trained on {format_count(t.match.tokens)} tokens" if t.match.tokens
+               else "at its compute-optimal token count")
+        items.append(f"**Target**: as good as a {format_count(t.match.params)}-parameter model "
+                     f"{how}: loss {r.target_loss:.4f} nats/token under the law.")
+    inf = b.inference
+    if inf.tokens is not None:
+        items.append(f"**Inference demand**: {format_count(inf.tokens)} lifetime tokens.")
+    else:
+        rate = (f"{format_count(inf.requests_per_month)} requests/month × {inf.months:g} months"
+                if inf.requests_per_month is not None else
+                f"{format_count(inf.requests)} requests")
+        items.append(f"**Inference demand**: {rate}, {inf.tokens_per_request.input:g} prompt + "
+                     f"{inf.tokens_per_request.output:g} output tokens per request = "
+                     f"{format_count(inf.total_tokens)} lifetime tokens.")
+    items.append(f"**Objective**: {b.objective}; solver {r.solver}.")
+    if b.uses_hardware:
+        cand = rv.problem.candidates[0]
+        from planner.plots import plan_candidate
+
+        cm = plan_candidate(rv.problem, r).cost_model or cand.cost_model
+        for role, hw in (("Training", cm.train_hw), ("Serving", cm.serve_hw)):
+            items.append(
+                f"**{role} hardware** `{hw.name}` ({hw.description or hw.vendor}): "
+                f"{hw.peak_tflops.get('bf16', 0):g} bf16 TFLOP/s, {hw.hbm_gb:g} GB HBM at "
+                f"{hw.hbm_bandwidth_gb_per_s:,.0f} GB/s, {hw.tdp_watts:g} W, PUE {hw.pue:g}; "
+                f"source: {hw.source or 'not given'}. **Price** "
+                f"${hw.price_usd_per_hour:.2f}/GPU-hour, dated {hw.price_date or 'undated'} "
+                f"({hw.price_source or 'no source given'}).")
+        tr, sv = cm.train, cm.serve
+        gpus = f", {tr.gpus} GPUs" if tr.gpus else ""
+        dl = f", deadline {tr.deadline_days:g} days" if tr.deadline_days else ""
+        items.append(f"**Training**: MFU {tr.mfu:g} at {tr.precision}{gpus}{dl}.")
+        items.append(f"**Serving**: batch {sv.batch_size}, weight bits {sv.weight_bits}, KV "
+                     f"bits {sv.kv_bits}, compute {sv.compute_precision}, efficiency "
+                     f"{cm.roofline.rates.basis}; quantisation penalty law "
+                     f"{sv.quantization_penalty}; model shape: {cm.shape.source}.")
+    else:
+        items.append("**Costs** in FLOPs: training 6·N·D, inference 2·N per token (Kaplan et "
+                     "al. 2020; Sardana et al. 2024). No hardware, prices or MFU.")
+    items.append("**Baseline**: the Chinchilla-optimal model of the same loss (inference "
+                 "ignored), costed the same way.")
+    doc.ul(items)
+
+
+def compose(rv: Review, figures: dict[str, str]) -> Doc:
+    b = rv.budget
+    doc = Doc()
+    name = b.name or (Path(b.source).stem if b.source else "budget")
+    doc.h(1, f"Planning review: {name}")
+    meta = f"Budget `{b.source or '<dict>'}`"
+    if b.description:
+        meta += f" — {b.description}"
+    doc.p(meta)
+    doc.h(2, "Summary")
+    _summary(doc, rv)
+    doc.h(2, "Plan")
+    _plan(doc, rv)
+    doc.h(2, "Cost breakdown")
+    _breakdown(doc, rv)
+    doc.h(2, "Constraints")
+    _constraints(doc, rv)
+    doc.h(2, "Alternatives")
+    _alternatives(doc, rv)
+    doc.h(2, "Sensitivity")
+    _sensitivity(doc, rv, figures.get("tornado"))
+    doc.h(2, "Figures")
+    titles = {"cost_vs_params": "Lifetime cost vs model size",
+              "frontier": "Training vs inference frontier",
+              "contours": "Iso-loss contours and the optimum's path"}
+    for key, title in titles.items():
+        doc.h(3, title)
+        if key in figures:
+            doc.img(figures[key], FIGURES[key])
+        else:
+            doc.p("Not drawn (see Warnings).")
+    doc.h(2, "Assumptions and sources")
+    _assumptions(doc, rv)
+    doc.h(2, "Warnings")
+    warnings = list(rv.result.warnings) + rv.notes
+    if warnings:
+        doc.ul(warnings)
+    else:
+        doc.p("None.")
+    return doc
+
+
+# ---- writing --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReportFiles:
+    markdown: Path
+    html: Optional[Path]
+    figures: tuple[Path, ...]
+    review: Review
+
+
+def draw_figures(rv: Review, out_dir: Path, formats: Sequence[str] = ("png", "svg")
+                 ) -> dict[str, list[Path]]:
+    from planner import plots
+
+    makers = {"cost_vs_params": plots.cost_vs_params_figure, "frontier": plots.frontier_figure,
+              "contours": plots.contour_figure}
+    out: dict[str, list[Path]] = {}
+    for key, make in makers.items():
+        if key in rv.data:
+            out[key] = plots.save_figure(make(rv.data[key]), out_dir, key, formats)
+    if rv.sensitivity.rows:
+        out["tornado"] = plots.save_figure(plots.tornado_figure(rv.sensitivity), out_dir,
+                                           "tornado", formats)
+    return out
+
+
+def write_report(rv: Review, out_dir: str | Path, formats: Sequence[str] = ("png", "svg"),
+                 html_too: bool = True) -> ReportFiles:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figs = draw_figures(rv, out_dir / "figures", formats) if formats else {}
+    prefer = "svg" if "svg" in formats else (formats[0] if formats else "png")
+
+    def link(paths: list[Path], ext: str) -> str:
+        pick = next((p for p in paths if p.suffix == f".{ext}"), paths[0])
+        return pick.relative_to(out_dir).as_posix()
+
+    doc_md = compose(rv, {k: link(v, "png") for k, v in figs.items()})
+    md = out_dir / "report.md"
+    md.write_text(doc_md.markdown(), encoding="utf-8")
+    html_path = None
+    if html_too:
+        doc_html = compose(rv, {k: link(v, prefer) for k, v in figs.items()})
+        html_path = out_dir / "report.html"
+        name = rv.budget.name or "budget"
+        html_path.write_text(doc_html.html(f"Planning review: {name}"), encoding="utf-8")
+    files = tuple(p for v in figs.values() for p in v)
+    return ReportFiles(md, html_path, files, rv)
+
+
+def report(budget: Budget | str | Path, out_dir: str | Path, fraction: float = 0.2,
+           formats: Sequence[str] = ("png", "svg"), html_too: bool = True,
+           solver: Optional[str] = None, progress=None) -> ReportFiles:
+    """Compute the review of ``budget`` and write it under ``out_dir``."""
+    return write_report(build_review(budget, fraction, solver, progress), out_dir, formats,
+                        html_too)
+
+
+__all__ = ["SECTIONS", "Review", "ReportFiles", "build_review", "compose", "report",
+           "write_report"]

@@ -1,0 +1,135 @@
+"""Figure data (numbers along the iso-loss curve) and the drawings (PNG, byte-stable SVG)."""
+
+import hashlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from planner import plots
+from planner.budget import load_budget
+from planner.optimize import optimize, prepare
+
+FLOPS = """schema_version: 1
+law: epoch2024
+target: {match: {params: 13B}}
+inference: {requests: 10B, tokens_per_request: {input: 500, output: 300}}
+objective: flops
+"""
+
+DOLLAR = """schema_version: 1
+law: epoch2024
+target: {loss: 2.1}
+inference: {requests: 5B, tokens_per_request: {input: 1000, output: 250}}
+train: {hardware: h100-sxm, gpus: 1024, mfu: 0.4}
+serve: {hardware: h100-sxm, batch_size: 64, weight_bits: auto}
+objective: usd
+"""
+
+
+@pytest.fixture(scope="module")
+def flops():
+    b = load_budget(FLOPS)
+    p, r = prepare(b), optimize(b)
+    return b, p, r, plots.demand_study(b, p, r)
+
+
+def test_curve_costs_follow_the_iso_loss_curve(flops):
+    b, p, r, _ = flops
+    n = np.logspace(9.5, 11, 50)
+    c = plots.curve_costs(p, n)
+    law = p.law
+    assert np.allclose(law.loss(n, c["tokens"]), p.target_loss, rtol=1e-12)
+    t = b.inference.total_tokens
+    assert np.allclose(c["objective"], 6 * n * c["tokens"] + 2 * n * t, rtol=1e-12)
+    assert np.allclose(c["train"], 6 * n * c["tokens"], rtol=1e-12)
+    # below the smallest N that can reach the target: NaN
+    assert np.isnan(plots.curve_costs(p, np.array([plots.min_params(p) * 0.9]))["objective"][0])
+
+
+def test_cost_curves_have_their_minima_at_the_solver_plans(flops):
+    d = plots.cost_vs_params_data(flops[3])
+    assert [round(c["multiplier"], 6) for c in d["curves"]] == [0.01, 0.1, 1.0, 10.0, 100.0]
+    for c in d["curves"]:
+        m = np.nanmin(c["objective"])
+        # the grid minimum cannot beat the optimum, and the grid comes close to it
+        assert c["opt_objective"] <= m * (1 + 1e-12)
+        assert m / c["opt_objective"] - 1 < 2e-3
+        j = np.nanargmin(c["objective"])
+        assert abs(np.log(d["params"][j] / c["opt_params"])) < 0.05
+    opt_n = [c["opt_params"] for c in d["curves"]]
+    assert opt_n == sorted(opt_n, reverse=True)  # more demand, smaller optimum
+
+
+def test_frontier_is_the_non_dominated_branch(flops):
+    b, p, r, _ = flops
+    d = plots.frontier_data(p, r)
+    (br,) = d["branches"]  # FLOPs: one configuration
+    assert len(br["train"]) > 50
+    assert np.all(np.diff(br["train"]) > 0) and np.all(np.diff(br["inference"]) < 0)
+    # every frontier model is at most the Chinchilla size: larger ones cost more on both axes
+    assert br["params"].max() <= r.baseline.params * 1.01
+    # the Chinchilla point has the least training cost; the plan minimises train + inference
+    ct, _ = d["chinchilla"]
+    assert ct <= br["train"].min() * (1 + 1e-9)
+    pt, pi = d["plan"]
+    assert pt + pi <= np.min(br["train"] + br["inference"]) * (1 + 1e-12)
+
+
+def test_frontier_of_a_quantised_plan_has_two_configurations():
+    b = load_budget(DOLLAR)
+    p, r = prepare(b), optimize(b)
+    d = plots.frontier_data(p, r)
+    assert [x["who"] for x in d["branches"]] == ["plan", "baseline"]
+    assert d["branches"][0]["configuration"] == r.plan.extra["configuration"]
+    assert d["branches"][1]["configuration"].startswith("16-bit")
+
+
+def test_contour_data_path_moves_to_smaller_longer_trained_models(flops):
+    d = plots.contour_data(flops[3])
+    assert d["loss"].shape == (len(d["tokens"]), len(d["params"]))
+    order = np.argsort(d["path_demand"])
+    assert np.all(np.diff(d["path_params"][order]) < 0)
+    assert np.all(np.diff(d["path_tokens"][order]) > 0)
+    law = flops[1].law
+    assert np.allclose(law.loss(d["path_params"], d["path_tokens"]), d["target"], rtol=1e-9)
+    c = d["iso_flops"]
+    assert np.allclose(np.diff(np.log10(c)), 1.0)
+
+
+def _draw_all(flops, out):
+    from planner.sensitivity import sensitivity
+
+    b, p, r, study = flops
+    figs = {"cost": plots.cost_vs_params_figure(plots.cost_vs_params_data(study)),
+            "frontier": plots.frontier_figure(plots.frontier_data(p, r)),
+            "contours": plots.contour_figure(plots.contour_data(study)),
+            "tornado": plots.tornado_figure(sensitivity(b))}
+    return {k: plots.save_figure(f, out, k) for k, f in figs.items()}
+
+
+def test_figures_are_png_and_byte_stable_svg_without_pyplot(flops, tmp_path):
+    first = _draw_all(flops, tmp_path / "a")
+    second = _draw_all(flops, tmp_path / "b")
+    for key, paths in first.items():
+        png, svg = paths
+        assert png.suffix == ".png" and svg.suffix == ".svg"
+        data = png.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        assert width >= 700 and height >= 400, key
+        assert len(data) > 20_000, key
+        text = svg.read_text()
+        assert "<svg" in text and len(text) > 20_000 and "<dc:date>" not in text
+        digest = hashlib.sha256(svg.read_bytes()).hexdigest()
+        assert digest == hashlib.sha256(second[key][1].read_bytes()).hexdigest(), key
+    assert "matplotlib.pyplot" not in sys.modules
+
+
+def test_importing_plots_does_not_import_matplotlib():
+    code = ("import sys, planner.plots, planner.review_report, planner.cli; "
+            "print('matplotlib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,121 @@
+"""The planning-review report: every example budget end to end, every section, stable files."""
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from planner.cli import app
+from planner.optimize import optimize
+from planner.review_report import SECTIONS, report
+from planner.units import format_count
+from planner.yaml_io import read_yaml_file
+
+ROOT = Path(__file__).resolve().parent.parent
+FIGURES = ("cost_vs_params", "frontier", "contours", "tornado")
+
+
+def example_budgets():
+    """Budget files among examples/*.yaml (fitted-law files and scenario files skipped)."""
+    out = []
+    for path in sorted((ROOT / "examples").glob("*.yaml")):
+        data, _ = read_yaml_file(path)
+        if isinstance(data, dict) and "schema_version" in data and "scenarios" not in data \
+                and "target" in data:
+            out.append(path)
+    return out
+
+
+def headings(md: str) -> list[str]:
+    return re.findall(r"^## (.+)$", md, flags=re.M)
+
+
+@pytest.mark.parametrize("path", example_budgets(), ids=lambda p: p.stem)
+def test_report_runs_end_to_end_on_every_example(path, tmp_path):
+    files = report(path, tmp_path / "review")
+    md = files.markdown.read_text()
+    assert headings(md) == list(SECTIONS)
+    result = optimize(path)
+    plan = files.review.result.plan
+    assert plan.params == pytest.approx(result.plan.params, rel=1e-12)
+    assert f"| parameters | {format_count(result.plan.params)} |" in md
+    assert result.law["name"] in md and "Source:" in md
+    html = files.html.read_text()
+    for section in SECTIONS:
+        assert f"<h2>{section}</h2>" in html
+    for name in FIGURES:
+        png = files.markdown.parent / "figures" / f"{name}.png"
+        svg = png.with_suffix(".svg")
+        assert png.stat().st_size > 20_000 and svg.stat().st_size > 20_000, name
+        assert f"figures/{name}.png" in md and f"figures/{name}.svg" in html
+    if files.review.result.plan.costs:  # hardware budgets name their prices with dates
+        assert "/GPU-hour, dated" in md
+
+
+def test_report_is_byte_stable_and_states_its_numbers(tmp_path):
+    text = """schema_version: 1
+name: stable
+law: epoch2024
+target: {loss: 2.05}
+inference: {tokens: 5T}
+constraints: {max_params: 6B}
+objective: flops
+"""
+    (tmp_path / "b.yaml").write_text(text)
+    a = report(tmp_path / "b.yaml", tmp_path / "a")
+    b = report(tmp_path / "b.yaml", tmp_path / "b")
+    for fa in [a.markdown, a.html, *a.figures]:
+        fb = b.markdown.parent / fa.relative_to(a.markdown.parent)
+        assert hashlib.sha256(fa.read_bytes()).digest() == \
+            hashlib.sha256(fb.read_bytes()).digest(), fa.name
+    md = a.markdown.read_text()
+    r = a.review.result
+    saving = r.savings["fraction"]
+    assert f"{100 * saving:.1f}% less than the Chinchilla-optimal model" in md
+    assert "| max_params | parameters ≤ max_params |" in md  # constraints with their slack
+    c = r.plan.constraints["max_params"]
+    assert f"{100 * c['slack']:.1f}%" in md
+    assert "no MFU or price rows" in md  # a FLOPs budget says why the tornado is shorter
+    assert "| max_params | parameters ≤ max_params | 6e+09 | 6e+09 | -0.0% | yes |" in md \
+        or "| max_params | parameters ≤ max_params | 6e+09 | 6e+09 | 0.0% | yes |" in md
+    # nearby sizes: half the plan cannot reach the loss (N_min = (A/(L − E))^(1/α) = 3.4B),
+    # larger models break the binding cap, a smaller one costs more
+    rows = {x["label"]: x for x in a.review.nearby}
+    assert [rows[f"plan × {f}"]["premium"] is None for f in ("0.5", "0.71", "1", "1.4", "2")] \
+        == [True, False, False, True, True]
+    assert rows["plan × 1"]["premium"] == pytest.approx(0.0, abs=1e-12)
+    assert rows["plan × 0.71"]["premium"] > 0.01
+
+
+def test_markdown_only_without_figures(tmp_path):
+    files = report(ROOT / "examples" / "chinchilla-flops.yaml", tmp_path, formats=(),
+                   html_too=False)
+    md = files.markdown.read_text()
+    assert headings(md) == list(SECTIONS) and files.html is None and not files.figures
+    assert md.count("Not drawn") == 3
+
+
+runner = CliRunner()
+
+
+def test_cli_report_prints_plan_alternatives_and_paths(tmp_path):
+    out = tmp_path / "review"
+    r = runner.invoke(app, ["report", str(ROOT / "examples" / "chinchilla-flops.yaml"), "-o",
+                            str(out), "--formats", "png"])
+    assert r.exit_code == 0, r.output
+    assert "Chinchilla-optimal" in r.stdout and "Top alternatives" in r.stdout
+    assert str(out / "report.md") in r.stdout and "figures:" in r.stdout
+    assert (out / "figures" / "tornado.png").exists()
+    assert not (out / "figures" / "tornado.svg").exists()
+    r = runner.invoke(app, ["report", str(ROOT / "examples" / "chinchilla-flops.yaml"), "-o",
+                            str(out), "--formats", "none", "--json"])
+    doc = json.loads(r.stdout)
+    assert doc["report"] == str(out / "report.md") and doc["figures"] == []
+    assert doc["result"]["plan"]["params"] == pytest.approx(
+        optimize(ROOT / "examples" / "chinchilla-flops.yaml").plan.params, rel=1e-12)
+    r = runner.invoke(app, ["report", str(ROOT / "examples" / "chinchilla-flops.yaml"), "-o",
+                            str(out), "--formats", "gif"])
+    assert r.exit_code == 2 and "--formats" in r.stderr

@@ -1,0 +1,98 @@
+"""Sensitivity (tornado): ±x% of each law constant, MFU, prices and demand, re-solved."""
+
+import pytest
+
+from planner.optimize import optimize
+from planner.sensitivity import sensitivity
+
+FLOPS = """schema_version: 1
+law: epoch2024
+target: {loss: 2.05}
+inference: {tokens: 5T}
+objective: flops
+"""
+
+MATCH = FLOPS.replace("target: {loss: 2.05}", "target: {match: {params: 13B}}")
+
+DOLLAR = """schema_version: 1
+law: epoch2024
+target: {loss: 2.1}
+inference: {requests: 5B, tokens_per_request: {input: 1000, output: 250}}
+train: {hardware: h100-sxm, gpus: 1024, mfu: 0.4}
+serve: {hardware: a100-80gb-sxm, batch_size: 32, weight_bits: 16}
+objective: usd
+"""
+
+
+def rel(a, b):
+    return abs(a / b - 1.0)
+
+
+@pytest.mark.parametrize("text", [FLOPS, MATCH, DOLLAR])
+def test_plus_and_minus_x_bracket_the_base_plan(text):
+    s = sensitivity(text, fraction=0.05)
+    base = optimize(text)
+    assert rel(s.base.params, base.plan.params) < 1e-12
+    assert rel(s.base.objective, base.plan.objective) < 1e-12
+    checked = 0
+    for r in s.rows:
+        assert r.low.feasible and r.high.feasible, r.name
+        for metric in ("params", "objective"):
+            lo, hi, b = getattr(r.low, metric), getattr(r.high, metric), getattr(s.base, metric)
+            assert min(lo, hi) <= b * (1 + 1e-9) and b <= max(lo, hi) * (1 + 1e-9), \
+                (r.name, metric, lo, b, hi)
+        checked += 1
+    assert checked == len(s.rows) >= 5
+
+
+def test_directions_and_magnitudes_on_a_flops_budget():
+    s = sensitivity(FLOPS, fraction=0.2)
+    rows = {r.name: r for r in s.rows}
+    assert set(rows) == {"law.E", "law.A", "law.B", "law.alpha", "law.beta",
+                         "inference.demand"}
+    # more demand: a smaller model; its cost grows less than the demand
+    lo, hi = rows["inference.demand"].change("params", s.base.params)
+    assert lo > 0 > hi
+    lo, hi = rows["inference.demand"].change("objective", s.base.objective)
+    assert 0 < hi < 0.2 and -0.2 < lo < 0
+    # a larger parameter term A needs a larger model
+    lo, hi = rows["law.A"].change("params", s.base.params)
+    assert lo < 0 < hi
+    # E + 20% puts the irreducible loss above the 2.05 target
+    assert not rows["law.E"].high.feasible and "≤ E" in rows["law.E"].high.note
+    assert "no MFU or price rows" in s.notes[0]
+
+
+def test_perturbed_constant_equals_a_budget_with_that_constant():
+    s = sensitivity(FLOPS, fraction=0.1)
+    row = next(r for r in s.rows if r.name == "law.B")
+    inline = FLOPS.replace("law: epoch2024", "law: {E: 1.8172, A: 482.01, B: %r, alpha: 0.3478, "
+                           "beta: 0.3658}" % (2085.43 * 1.1))
+    ref = optimize(inline)
+    assert rel(row.high.params, ref.plan.params) < 1e-12
+    assert rel(row.high.objective, ref.plan.objective) < 1e-12
+
+
+def test_match_target_moves_with_the_law():
+    """E shifts the reference model's loss by the same amount: the plan does not move."""
+    s = sensitivity(MATCH, fraction=0.2)
+    row = next(r for r in s.rows if r.name == "law.E")
+    assert rel(row.high.params, s.base.params) < 1e-9
+    assert rel(row.low.objective, s.base.objective) < 1e-9
+
+
+def test_hardware_rows_match_budgets_with_those_inputs():
+    s = sensitivity(DOLLAR, fraction=0.2)
+    rows = {r.name: r for r in s.rows}
+    assert {"train.mfu", "train.price", "serve.price", "inference.demand"} <= set(rows)
+    assert rows["serve.price"].base_value == pytest.approx(1.8)  # a100-80gb-sxm profile
+    ref = optimize(DOLLAR.replace("serve: {hardware: a100-80gb-sxm,", "serve: {hardware: "
+                                  "{extends: a100-80gb-sxm, price_usd_per_hour: 2.16},"))
+    assert rel(rows["serve.price"].high.objective, ref.plan.objective) < 1e-9
+    ref = optimize(DOLLAR.replace("mfu: 0.4", "mfu: 0.32"))
+    assert rel(rows["train.mfu"].low.params, ref.plan.params) < 1e-9
+    # dearer serving: a smaller model; dearer training: a larger one
+    assert rows["serve.price"].change("params", s.base.params)[1] < 0
+    assert rows["train.price"].change("params", s.base.params)[1] > 0
+    d = s.to_dict()
+    assert d["objective_unit"] == "usd" and len(d["rows"]) == len(s.rows)
