@@ -22,13 +22,13 @@ import numpy as np
 from planner.errors import InputError, PlannerError
 
 TRAIN_ITEMS = ("train", "draft_train")
-UNIT_LABELS = {"flops": "FLOPs", "usd": "USD", "gpu_hours": "GPU-hours",
-               "energy_kwh": "kWh"}
 SVG_SALT = "planner"
 DEMAND_MULTIPLIERS = (0.01, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0)  # of the budget's demand
 
 
 def unit_label(unit: str) -> str:
+    from planner.units import UNIT_LABELS
+
     return UNIT_LABELS.get(unit, unit)
 
 

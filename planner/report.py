@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from planner.plan import PlanResult
-from planner.units import format_count, format_sci, format_usd
+from planner.units import UNIT_LABELS, format_count, format_objective, format_sci, format_usd
 
 
 def to_json(result: Any) -> str:
@@ -29,14 +29,6 @@ def _clean(x):
     if hasattr(x, "item") and callable(x.item):  # numpy scalars
         return _clean(x.item())
     return x
-
-
-def _fmt_objective(value: float, unit: str) -> str:
-    if unit == "usd":
-        return format_usd(value)
-    if unit == "flops":
-        return format_sci(value)
-    return f"{value:,.4g} {unit}"
 
 
 def _pct(x: float) -> str:
@@ -75,7 +67,7 @@ def plan_table(result: PlanResult) -> Table:
             row(label, p.costs[key], b.costs.get(key, math.nan), lambda v: f"{v:,.4g}")
     if result.objective_unit not in ("flops", "usd", "gpu_hours", "energy_kwh"):
         row(f"objective ({result.objective_unit})", p.objective, b.objective,
-            lambda v: _fmt_objective(v, result.objective_unit))
+            lambda v: format_objective(v, result.objective_unit))
     return t
 
 
@@ -163,7 +155,7 @@ def render_plan(result: PlanResult, console: Console) -> None:
                       f"FLOPs ({100 * s['fraction']:.1f}% of its lifetime FLOPs)")
     else:
         console.print(f"Saving against the Chinchilla-optimal model: "
-                      f"{_fmt_objective(s[unit], unit)} ({100 * s['objective_fraction']:.1f}% "
+                      f"{format_objective(s[unit], unit)} ({100 * s['objective_fraction']:.1f}% "
                       f"of its lifetime {unit})")
     if result.active_constraints:
         console.print("Binding constraints: " + ", ".join(result.active_constraints))
@@ -173,20 +165,6 @@ def render_plan(result: PlanResult, console: Console) -> None:
 
 
 # ---- planning-review outputs (sweep, compare, report; issue 6) -----------------------------
-_UNIT_LABELS = {"flops": "FLOPs", "usd": "USD", "gpu_hours": "GPU-hours", "energy_kwh": "kWh"}
-
-
-def _objective_text(value: float, unit: str) -> str:
-    """An objective value with a readable unit ($1.2M, 3.2e+23 FLOPs, 1.7e+05 GPU-hours)."""
-    if value is None or not math.isfinite(value):
-        return "—"
-    if unit == "usd":
-        return format_usd(value)
-    if unit == "flops":
-        return f"{format_sci(value)}"
-    return f"{value:,.4g} {_UNIT_LABELS.get(unit, unit)}"
-
-
 def _fmt_metric(value, kind: str, unit: str = "") -> str:
     if value is None:
         return "—"
@@ -207,7 +185,7 @@ def _fmt_metric(value, kind: str, unit: str = "") -> str:
     if kind == "pct":
         return f"{100 * value:.1f}%"
     if kind == "objective":
-        return _objective_text(value, unit)
+        return format_objective(value, unit)
     return f"{value:,.4g}"
 
 
@@ -254,7 +232,7 @@ def sweep_table(result, max_rows: int = 20) -> Table:
     t = Table(title=f"Sweep of {result.budget} ({shown})")
     for a in result.axes:
         t.add_column(a.field, justify="right", no_wrap=True, min_width=len(a.field))
-    ulabel = _UNIT_LABELS.get(unit, unit)
+    ulabel = UNIT_LABELS.get(unit, unit)
     for col in ("parameters", "training tokens", "tokens/param", f"lifetime cost ({ulabel})",
                 "saving vs Chinchilla", "status"):
         t.add_column(col, justify="right")
@@ -267,7 +245,7 @@ def sweep_table(result, max_rows: int = 20) -> Table:
         s = r.savings
         frac = s.get("objective_fraction", s.get("fraction", math.nan))
         t.add_row(*ins, format_count(r.plan.params), format_count(r.plan.train_tokens),
-                  f"{r.plan.tokens_per_param:,.0f}", _objective_text(r.plan.objective, unit),
+                  f"{r.plan.tokens_per_param:,.0f}", format_objective(r.plan.objective, unit),
                   f"{100 * frac:.1f}%", p.status)
     return t
 
@@ -275,7 +253,7 @@ def sweep_table(result, max_rows: int = 20) -> Table:
 def alternatives_table(review) -> Table:
     """Top serving configurations (budgets with discrete choices) or nearby model sizes."""
     unit = review.result.objective_unit
-    ulabel = _UNIT_LABELS.get(unit, unit)
+    ulabel = UNIT_LABELS.get(unit, unit)
     if review.configurations:
         t = Table(title="Top alternatives: each serving configuration's optimum")
         for col in ("configuration", "parameters", "training tokens", f"lifetime cost ({ulabel})",
@@ -283,7 +261,7 @@ def alternatives_table(review) -> Table:
             t.add_column(col, justify="left" if col == "configuration" else "right")
         for c in review.configurations[:5]:
             t.add_row(c["configuration"], format_count(c["params"]),
-                      format_count(c["train_tokens"]), _objective_text(c["objective"], unit),
+                      format_count(c["train_tokens"]), format_objective(c["objective"], unit),
                       _pct(c["premium"]))
         return t
     t = Table(title="Top alternatives: other model sizes at the same loss")
@@ -294,6 +272,6 @@ def alternatives_table(review) -> Table:
         ok = r["premium"] is not None
         t.add_row(r["label"], format_count(r["params"]),
                   format_count(r["train_tokens"]) if ok else r.get("why", "—"),
-                  _objective_text(r["objective"], unit) if ok else "—",
+                  format_objective(r["objective"], unit) if ok else "—",
                   _pct(r["premium"]) if ok else "—")
     return t

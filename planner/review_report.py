@@ -18,7 +18,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from planner.budget import Budget, load_budget
-from planner.units import format_count, format_sci, format_usd
+from planner.units import format_count, format_objective, format_sci, format_usd
 
 SECTIONS = ("Summary", "Plan", "Cost breakdown", "Constraints", "Alternatives", "Sensitivity",
             "Figures", "Assumptions and sources", "Warnings")
@@ -33,18 +33,6 @@ FIGURES = {
     "tornado": "Change of the optimal model size and lifetime cost when one input moves by "
                "±x%, the others held.",
 }
-
-
-def fmt_objective(value: float, unit: str) -> str:
-    if value is None or not math.isfinite(value):
-        return "—"
-    if unit == "usd":
-        return format_usd(value)
-    if unit == "flops":
-        return f"{format_sci(value)} FLOPs"
-    from planner.plots import unit_label
-
-    return f"{value:,.4g} {unit_label(unit)}"
 
 
 def _ul(unit: str) -> str:
@@ -266,10 +254,10 @@ def _summary(doc: Doc, rv: Review) -> None:
             f"**{format_count(p.train_tokens)} tokens** ({p.tokens_per_param:,.0f} tokens per "
             f"parameter) to reach loss "
             f"{r.target_loss:.4f} nats/token under `{r.law['name']}`. Lifetime cost "
-            f"**{fmt_objective(p.objective, unit)}** (objective: {unit}), "
+            f"**{format_objective(p.objective, unit)}** (objective: {unit}), "
             f"{100 * frac:.1f}% less than the Chinchilla-optimal model of the same loss "
             f"({format_count(b.params)} parameters on {format_count(b.train_tokens)} tokens, "
-            f"{fmt_objective(b.objective, unit)}).")
+            f"{format_objective(b.objective, unit)}).")
     if conf:
         text += f" Serving configuration: {conf}."
     if r.active_constraints:
@@ -296,7 +284,7 @@ def _plan(doc: Doc, rv: Review) -> None:
     row("inference FLOPs", p.inference_flops, b.inference_flops, format_sci)
     row("total FLOPs", p.total_flops, b.total_flops, format_sci)
     row(f"lifetime cost ({_ul(r.objective_unit)})", p.objective, b.objective,
-        lambda v: fmt_objective(v, r.objective_unit))
+        lambda v: format_objective(v, r.objective_unit))
     for key, label, unit in (("total_usd", "lifetime dollars (USD)", "usd"),
                              ("total_gpu_hours", "GPU-hours", "gpu_hours"),
                              ("energy_kwh", "energy (kWh)", "energy_kwh"),
@@ -318,9 +306,9 @@ def _breakdown(doc: Doc, rv: Review) -> None:
         bv = b.items.get(name, math.nan)
         if v == 0 and (bv == 0 or not math.isfinite(bv)):
             continue
-        rows.append([name.replace("_", " "), fmt_objective(v, unit), fmt_objective(bv, unit),
+        rows.append([name.replace("_", " "), format_objective(v, unit), format_objective(bv, unit),
                      f"{100 * v / p.objective:.1f}%" if p.objective else ""])
-    rows.append(["total", fmt_objective(p.objective, unit), fmt_objective(b.objective, unit),
+    rows.append(["total", format_objective(p.objective, unit), format_objective(b.objective, unit),
                  "100%"])
     doc.p(f"What the optimizer minimised, item by item (objective: {unit}).")
     doc.table(["item", f"planned ({_ul(unit)})", f"Chinchilla-optimal ({_ul(unit)})",
@@ -358,7 +346,7 @@ def _alternatives(doc: Doc, rv: Review) -> None:
         doc.p(f"Each serving configuration's own optimum ({len(rv.configurations)} feasible of "
               f"{len(rv.problem.candidates)}; the top 8):")
         rows = [[c["configuration"], format_count(c["params"]), format_count(c["train_tokens"]),
-                 fmt_objective(c["objective"], unit), _pct(c["premium"])]
+                 format_objective(c["objective"], unit), _pct(c["premium"])]
                 for c in rv.configurations[:8]]
         doc.table(["configuration", "parameters", "training tokens", f"lifetime cost ({_ul(unit)})",
                    "premium"], rows)
@@ -371,7 +359,7 @@ def _alternatives(doc: Doc, rv: Review) -> None:
               [[r["label"], format_count(r["params"]), format_count(r["train_tokens"])
                 if math.isfinite(r["train_tokens"]) else r["why"],
                 f"{r['train_tokens'] / r['params']:,.0f}" if math.isfinite(r["train_tokens"])
-                else "—", fmt_objective(r["objective"], unit), _pct(r["premium"])]
+                else "—", format_objective(r["objective"], unit), _pct(r["premium"])]
                for r in rv.nearby])
 
 

@@ -63,3 +63,17 @@ def format_usd(value: float) -> str:
         if abs(value) >= scale:
             return f"${value / scale:.3g}{suffix}"
     return f"${value:.3g}"
+
+
+UNIT_LABELS = {"flops": "FLOPs", "usd": "USD", "gpu_hours": "GPU-hours", "energy_kwh": "kWh"}
+
+
+def format_objective(value: float, unit: str) -> str:
+    """An objective value with its unit: ``$1.2M``, ``3.2e+23 FLOPs``, ``1.7e+05 GPU-hours``."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    if unit == "usd":
+        return format_usd(value)
+    if unit == "flops":
+        return f"{format_sci(value)} FLOPs"
+    return f"{value:,.4g} {UNIT_LABELS.get(unit, unit)}"
