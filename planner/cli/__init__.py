@@ -13,6 +13,7 @@ from planner.cli.app import app, main
 _COMMAND_MODULES = (
     "planner.cli.core",
     "planner.cli.profiles",
+    "planner.cli.fit",
     "planner.cli.bench",
     "planner.cli.review",
 )

@@ -231,7 +231,7 @@ def optimize(budget: Union[Budget, str, Path, dict], solver: str | None = None,
 
         spec = budget.uncertainty
         report = plan_uncertainty(problem, sol, samples=spec.samples if spec else 1000,
-                                  seed=spec.seed if spec else 0)
+                                  seed=spec.seed if spec else 0, candidate=best)
         plan = replace(plan, extra={**plan.extra, "uncertainty": report})
     return replace(result, plan=plan, diagnostics=diagnostics)
 

@@ -1,0 +1,86 @@
+"""``planner fit RUNS.csv``: fit a loss law to a team's own runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from planner.cli.app import app, err, guarded, out
+
+
+@app.command()
+@guarded
+def fit(
+    runs: Path = typer.Argument(..., help="CSV of runs: params, tokens, loss (one row a run)."),
+    law: str = typer.Option("chinchilla", "--law", help="chinchilla or kaplan."),
+    columns: Optional[str] = typer.Option(None, "--columns",
+                                          help="Map columns: params=N,tokens=D,loss=L "
+                                               "(also weight=, name=)."),
+    exclude: Optional[str] = typer.Option(None, "--exclude",
+                                          help="Skip rows where this column is 1/true."),
+    bootstrap: int = typer.Option(0, "--bootstrap", min=0, help="Bootstrap resamples."),
+    holdout: Optional[str] = typer.Option(None, "--holdout",
+                                          help="largest:K (fit small, predict the K largest "
+                                               "sizes) or kfold:K."),
+    seed: int = typer.Option(0, "--seed", help="Seed of resampling and folds."),
+    starts: int = typer.Option(64, "--starts", min=1,
+                               help="Best grid initialisations refined by L-BFGS-B."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output",
+                                          help="Write the fitted law (YAML) for budgets: "
+                                               "law: {file: ...}."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Diagnostics figure (PNG/SVG)."),
+) -> None:
+    """Fit the Chinchilla (or Kaplan) form with the Huber loss of log residuals, with
+    bootstrap uncertainty and held-out validation."""
+    from planner.fit import fit_law
+    from planner.fit_data import read_runs
+    from planner.report import to_json
+
+    data = read_runs(runs, columns, exclude)
+    if bootstrap and not as_json:
+        from rich.progress import Progress
+
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task("bootstrap", total=bootstrap)
+            result = fit_law(data, law, starts=starts, bootstrap=bootstrap, seed=seed,
+                             holdout=holdout, name=output.stem if output else "fitted",
+                             progress=lambda i, n: bar.update(task, completed=i))
+    else:
+        result = fit_law(data, law, starts=starts, bootstrap=bootstrap, seed=seed,
+                         holdout=holdout, name=output.stem if output else "fitted")
+    if output is not None:
+        from planner.laws.io import save_law_file
+
+        save_law_file(result, output)
+    if plot is not None:
+        from planner.plots_fit import fit_figure
+
+        fit_figure(result, data, plot)
+    if as_json:
+        print(to_json(result.to_dict()))
+        return
+    t = Table(title=f"Fitted {law} law on {len(data)} runs (objective {result.objective:.10g})")
+    for col in ("constant", "value", "std. error", "95% interval"):
+        t.add_column(col, justify="left" if col == "constant" else "right")
+    for k, v in result.constants.items():
+        se = result.stderr.get(k)
+        ci = result.ci95.get(k)
+        t.add_row(k, f"{v:.6g}", f"{se:.3g}" if se is not None else "",
+                  f"{ci[0]:.4g} – {ci[1]:.4g}" if ci else "")
+    out.print(t)
+    d = result.to_dict()["residuals"]
+    out.print(f"residuals: RMS {d['rms_log']:.4f} in log loss, mean |relative error| "
+              f"{100 * d['mean_abs_rel_error']:.2f}%")
+    if result.holdout:
+        h = result.holdout
+        out.print(f"held out ({h['mode']}, {h['n_heldout']} runs): mean |relative error| "
+                  f"{100 * h['mean_abs_rel_error']:.2f}%, mean error "
+                  f"{100 * h['mean_rel_error']:+.2f}%")
+    if output is not None:
+        out.print(f"wrote {output} (use it with law: {{file: {output.name}}})")
+    if plot is not None:
+        out.print(f"wrote {plot}")

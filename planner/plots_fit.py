@@ -1,0 +1,52 @@
+"""Diagnostics figure of a law fit (matplotlib object API, Agg; no pyplot): observed vs
+predicted loss, residuals against N, and iso-loss contours in (N, D) with the runs overlaid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def fit_figure(result, runs, path: str | Path) -> Path:
+    """Write the three-panel figure to ``path`` (PNG or SVG by suffix)."""
+    import matplotlib
+
+    matplotlib.rcParams["svg.hashsalt"] = "planner"
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(15, 4.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax1, ax2, ax3 = fig.subplots(1, 3)
+    law, pred = result.law, result.predicted
+    ax1.scatter(runs.loss, pred, s=12, c=np.log10(runs.params), cmap="viridis")
+    lo, hi = float(min(runs.loss.min(), pred.min())), float(max(runs.loss.max(), pred.max()))
+    ax1.plot([lo, hi], [lo, hi], color="grey", lw=1, label="predicted = observed")
+    ax1.set_xlabel("observed loss (nats/token)")
+    ax1.set_ylabel("predicted loss (nats/token)")
+    ax1.set_title(f"{result.form} fit, {result.n_runs} runs")
+    ax1.legend(loc="upper left")
+    ax2.scatter(runs.params, 100 * np.expm1(result.residuals), s=12,
+                c=np.log10(runs.tokens / runs.params), cmap="plasma")
+    ax2.axhline(0, color="grey", lw=1)
+    ax2.set_xscale("log")
+    ax2.set_xlabel("parameters N")
+    ax2.set_ylabel("relative error of predicted loss (%)")
+    ax2.set_title("residuals (colour: log10 tokens/parameter)")
+    n = np.logspace(np.log10(runs.params.min()) - 0.3, np.log10(runs.params.max()) + 0.3, 120)
+    d = np.logspace(np.log10(runs.tokens.min()) - 0.3, np.log10(runs.tokens.max()) + 0.3, 120)
+    nn, dd = np.meshgrid(n, d)
+    levels = np.unique(np.round(np.quantile(runs.loss, np.linspace(0.05, 0.95, 8)), 2))
+    cs = ax3.contour(nn, dd, np.asarray(law.loss(nn, dd)), levels=levels, cmap="viridis")
+    ax3.clabel(cs, fontsize=7, fmt="%.2f")
+    ax3.scatter(runs.params, runs.tokens, s=10, color="black", label="runs")
+    ax3.set_xscale("log")
+    ax3.set_yscale("log")
+    ax3.set_xlabel("parameters N")
+    ax3.set_ylabel("training tokens D")
+    ax3.set_title("fitted iso-loss contours (nats/token)")
+    ax3.legend(loc="upper left")
+    out = Path(path)
+    fig.savefig(out, dpi=110, metadata={"Date": None} if out.suffix == ".svg" else None)
+    return out
