@@ -78,8 +78,9 @@ def _fit_chinchilla_theta(runs: Runs, starts: int, grid: np.ndarray, extra_start
                           delta=HUBER_DELTA):
     log_n, log_d, log_l, w = np.log(runs.params), np.log(runs.tokens), np.log(runs.loss), \
         runs.weights
-    objs = grid_objectives(grid, log_n, log_d, log_l, w, delta)
-    order = np.argsort(objs)[:starts]
+    order = []
+    if starts > 0:  # a warm-started refit (bootstrap) skips the 4,500-point grid
+        order = np.argsort(grid_objectives(grid, log_n, log_d, log_l, w, delta))[:starts]
     best_x, best_f = None, np.inf
     fun = lambda t: chinchilla_objective(t, log_n, log_d, log_l, w, delta)  # noqa: E731
     for x0 in [*extra_starts, *grid[order]]:
@@ -205,7 +206,7 @@ def _check(runs: Runs, form: str) -> None:
 
 def fit_law(runs: Runs, form: str = "chinchilla", *, starts: int = 64, bootstrap: int = 0,
             seed: int = 0, holdout: Optional[str] = None, name: str = "fitted",
-            bootstrap_starts: int = 3,
+            bootstrap_starts: int = 1,
             progress: Optional[Callable[[int, int], None]] = None) -> FitResult:
     """Fit ``form`` ('chinchilla' or 'kaplan') to ``runs``.
 

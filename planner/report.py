@@ -157,6 +157,17 @@ def render_plan(result: PlanResult, console: Console) -> None:
         console.print(f"Saving against the Chinchilla-optimal model: "
                       f"{format_objective(s[unit], unit)} ({100 * s['objective_fraction']:.1f}% "
                       f"of its lifetime {unit})")
+    u = result.plan.extra.get("uncertainty") if result.plan else None
+    if u:
+        console.print(
+            f"Uncertainty ({u['n_samples']} samples, {u['source']}): optimal parameters "
+            f"P10 {format_count(u['params']['p10'])} / P50 {format_count(u['params']['p50'])} / "
+            f"P90 {format_count(u['params']['p90'])}; lifetime {u['objective_unit']} P10 "
+            f"{format_objective(u['objective']['p10'], u['objective_unit'])} / P90 "
+            f"{format_objective(u['objective']['p90'], u['objective_unit'])}; regret of this "
+            f"plan: median {100 * u['median_regret_fraction']:.1f}%, mean "
+            f"{100 * u['expected_regret_fraction']:.1f}%; target out of its reach in "
+            f"{100 * u['infeasible_fraction']:.0f}% of samples")
     if result.active_constraints:
         console.print("Binding constraints: " + ", ".join(result.active_constraints))
     for w in result.warnings:
