@@ -347,3 +347,10 @@ def test_solvers_agree_where_the_roofline_derivative_has_kinks():
         r = optimize(budget_from_data(data), check=True)
         assert r.diagnostics["cross_check"]["objective_rel_diff"] < 1e-6
         assert r.diagnostics["cross_check"]["params_rel_diff"] < 1e-3
+
+
+def test_quantisation_penalty_extrapolation_is_warned():
+    r = optimize(budget("  hardware: h100-sxm\n  weight_bits: 8"))
+    assert any("ouyang2024" in w and "extrapolates" in w for w in r.warnings)
+    plain = optimize(budget("  hardware: h100-sxm\n  weight_bits: 16"))
+    assert not any("quantisation" in w for w in plain.warnings)

@@ -247,6 +247,17 @@ def plan_result(problem: Problem, sol: Solution, best: int) -> PlanResult:
     violated = [k for k, c in baseline.constraints.items() if c["slack"] < -1e-9]
     if violated:
         warnings.append("baseline (Chinchilla-optimal) model violates: " + ", ".join(violated))
+    bits = plan.extra.get("weight_bits", 16)
+    serve = budget.serve
+    if bits < 16 and serve is not None and serve.quantization_penalty != "none":
+        from planner.laws.quantization import PENALTIES
+
+        pen = PENALTIES[serve.quantization_penalty]
+        if pen.extrapolating(plan.params, bits):
+            warnings.append(f"plan: the {pen.name} quantisation penalty was fitted on "
+                            f"{pen.fitted_params[0]:.2g}-{pen.fitted_params[1]:.2g} parameters "
+                            f"and {pen.fitted_bits[0]}-{pen.fitted_bits[1]} bits; "
+                            f"{bits}-bit at {plan.params:.3g} parameters extrapolates")
     if sol.message:
         warnings.append(sol.message)
     return PlanResult(
