@@ -6,11 +6,13 @@ from typing import Union
 
 from planner.errors import InputError
 from planner.laws.chinchilla import DEFAULT_LAW, PRESETS, ChinchillaLaw, LawInfo, PosyLoss
+from planner.laws.data_constrained import DataConstrainedLaw
 from planner.laws.kaplan import KaplanLaw
 
-Law = Union[ChinchillaLaw, KaplanLaw]
+Law = Union[ChinchillaLaw, KaplanLaw, DataConstrainedLaw]
 
-ALL_PRESETS: dict[str, Law] = {**PRESETS, "kaplan2020": KaplanLaw()}
+ALL_PRESETS: dict[str, Law] = {**PRESETS, "kaplan2020": KaplanLaw(),
+                               "muennighoff2023": DataConstrainedLaw()}
 
 
 def get_preset(name: str) -> Law:
@@ -32,6 +34,7 @@ __all__ = [
     "DEFAULT_LAW",
     "PRESETS",
     "ChinchillaLaw",
+    "DataConstrainedLaw",
     "KaplanLaw",
     "Law",
     "LawInfo",

@@ -45,6 +45,8 @@ class Problem:
 
 def prepare(budget: Budget) -> Problem:
     law = resolve_law(budget)
+    if law.form == "data-constrained" and budget.data is not None:
+        law = law.with_unique_tokens(budget.data.unique_tokens)
     loss = target_loss(budget, law)
     return Problem(budget, law, loss, tuple(build_candidates(budget, law, loss)))
 
@@ -203,10 +205,11 @@ def optimize(budget: Union[Budget, str, Path, dict], solver: str | None = None,
     problem = prepare(budget)
     name = solver or budget.solver
     name = "iso_loss" if name == "auto" else name
-    if problem.law.form == "data-constrained":
+    if problem.law.form == "data-constrained" and problem.law.unique_tokens is not None:
         from planner.optimize.data_constrained import solve_data_constrained
 
-        sol, best = solve_data_constrained(problem), 0
+        sol = solve_data_constrained(problem)
+        best = sol.diagnostics.get("candidate", 0)
     else:
         sol, best = solve_candidates(problem, name)
     if sol.status != "optimal":
@@ -241,6 +244,9 @@ def plan_result(problem: Problem, sol: Solution, best: int) -> PlanResult:
     Chinchilla-optimal baseline costed beside it, and the warnings."""
     budget = problem.budget
     plan = evaluate(problem, sol.params, sol.tokens, best)
+    if "epochs" in sol.diagnostics:  # data-constrained plans: repeated data
+        keys = ("epochs", "unique_tokens", "effective_tokens", "effective_params")
+        plan = replace(plan, extra={**plan.extra, **{k: sol.diagnostics[k] for k in keys}})
     n0, d0 = chinchilla_point(problem.candidates[0].scenario)
     baseline = evaluate(problem, n0, d0, baseline_candidate(problem, n0, d0))
     warnings = extrapolation_warnings(problem.law, plan.params, plan.train_tokens)

@@ -1,0 +1,95 @@
+"""Data-constrained scaling law: Muennighoff et al. 2023 (arXiv 2305.16264; huggingface/datablations).
+
+``L = E + A/N'^α + B/D'^β`` where repeated data and excess parameters decay in value:
+``R_D = D/U_D − 1``, ``D' = U_D + U_D·R_D*·(1 − exp(−R_D/R_D*))``;
+``U_N = min(N, N_opt(U_D))``, ``R_N = N/U_N − 1``, ``N' = U_N + U_N·R_N*·(1 − exp(−R_N/R_N*))``.
+``N_opt(U_D)`` is the compute-optimal N whose compute-optimal D is U_D under the base law
+(REFERENCE §1.1 allocation).  Constants: REFERENCE §1.3 (C4, GPT-2 tokenizer) [P].
+Not a posynomial: planned by a nested 1-D solve (planner.optimize.data_constrained).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Optional
+
+import numpy as np
+
+from planner.laws.chinchilla import LawInfo, PosyLoss
+
+
+@dataclass(frozen=True)
+class DataConstrainedLaw:
+    E: float = math.exp(0.6254804)
+    A: float = math.exp(6.255414)
+    B: float = math.exp(7.3049974)
+    alpha: float = 0.3526596
+    beta: float = 0.3526596
+    R_D_star: float = 15.387756
+    R_N_star: float = 5.309743
+    name: str = "muennighoff2023"
+    info: LawInfo = field(default_factory=lambda: LawInfo(
+        source="Muennighoff et al. 2023, arXiv 2305.16264 (huggingface/datablations)",
+        n_definition="parameters (GPT-2-style Megatron models)", eval_set="C4 validation",
+        provenance="P", fitted_params=(7.1e6, 8.67e9), fitted_tokens=(1e8, 9e11),
+        note="R_D*, R_N* sit on a flat ridge (REFERENCE §1.5): compare losses, not constants"))
+    form: str = "data-constrained"
+    unique_tokens: Optional[float] = None
+    samples: Any = field(default=None, compare=False, hash=False, repr=False)
+
+    @property
+    def irreducible_loss(self) -> float:
+        return self.E
+
+    @property
+    def G(self) -> float:
+        a, b = self.alpha, self.beta
+        return (a * self.A / (b * self.B)) ** (1.0 / (a + b))
+
+    def optimal_params_for_tokens(self, tokens):
+        """N whose compute-optimal D is ``tokens`` (base law, REFERENCE §1.1)."""
+        a, b = self.alpha, self.beta
+        c6 = (np.asarray(tokens, dtype=float) * self.G) ** ((a + b) / a)
+        return self.G * c6 ** (b / (a + b))
+
+    def effective(self, params, tokens, unique_tokens=None):
+        """(N', D'): the parameters and tokens worth counting after repetition decay."""
+        u = self.unique_tokens if unique_tokens is None else unique_tokens
+        n = np.asarray(params, dtype=float)
+        d = np.asarray(tokens, dtype=float)
+        if u is None:
+            return n, d
+        u = np.asarray(u, dtype=float)
+        r_d = np.maximum(d / u - 1.0, 0.0)
+        d_eff = np.where(d <= u, d, u + u * self.R_D_star * (1.0 - np.exp(-r_d / self.R_D_star)))
+        u_n = np.minimum(n, self.optimal_params_for_tokens(u))
+        r_n = np.maximum(n / u_n - 1.0, 0.0)
+        n_eff = u_n + u_n * self.R_N_star * (1.0 - np.exp(-r_n / self.R_N_star))
+        return n_eff, d_eff
+
+    def loss(self, params, tokens, unique_tokens=None):
+        """Loss (nats/token) of N parameters trained on D tokens drawn from U_D unique ones."""
+        n_eff, d_eff = self.effective(params, tokens, unique_tokens)
+        return self.E + self.A * n_eff ** (-self.alpha) + self.B * d_eff ** (-self.beta)
+
+    def posynomial(self, target_loss) -> PosyLoss:
+        """The no-repetition (Chinchilla) form: used for the Chinchilla baseline."""
+        return PosyLoss(self.E, self.A, self.alpha, self.B, self.beta, target_loss)
+
+    def compute_optimal(self, flops):
+        c6 = np.asarray(flops, dtype=float) / 6.0
+        a, b = self.alpha, self.beta
+        return self.G * c6 ** (b / (a + b)), c6 ** (a / (a + b)) / self.G
+
+    def compute_optimal_tokens(self, params):
+        a, b = self.alpha, self.beta
+        n = np.asarray(params, dtype=float)
+        return (n / self.G) ** ((a + b) / b) / n
+
+    def with_unique_tokens(self, unique_tokens: float) -> "DataConstrainedLaw":
+        return replace(self, unique_tokens=float(unique_tokens))
+
+    def constants(self) -> dict[str, float]:
+        return {"E": self.E, "A": self.A, "B": self.B, "alpha": self.alpha, "beta": self.beta,
+                "R_D_star": self.R_D_star, "R_N_star": self.R_N_star}
