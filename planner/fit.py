@@ -25,6 +25,8 @@ HUBER_DELTA = 1e-3
 SCALE = 1e6  # L-BFGS-B stops early on objectives ≪ 1 (REFERENCE §1.5)
 CHINCHILLA_NAMES = ("E", "A", "B", "alpha", "beta")
 KAPLAN_NAMES = ("alpha_N", "alpha_D", "N_c", "D_c")
+DC_NAMES = ("E", "A", "B", "alpha", "beta", "R_D_star", "R_N_star")
+NAMES = {"chinchilla": CHINCHILLA_NAMES, "kaplan": KAPLAN_NAMES, "data-constrained": DC_NAMES}
 
 
 def epoch_grid() -> np.ndarray:
@@ -125,6 +127,49 @@ def _fit_kaplan_theta(runs: Runs, starts: int):
     return best_x, best_f
 
 
+def _dc_law(theta):
+    from planner.laws import DataConstrainedLaw
+
+    le, la, lb, alpha, beta, lrd, lrn = theta
+    return DataConstrainedLaw(E=float(np.exp(le)), A=float(np.exp(la)), B=float(np.exp(lb)),
+                              alpha=float(alpha), beta=float(beta),
+                              R_D_star=float(np.exp(lrd)), R_N_star=float(np.exp(lrn)))
+
+
+def _fit_dc_theta(runs: Runs, starts: int):
+    """Muennighoff et al. 2023 form, all seven constants, Huber on log residuals; starts: the
+    published constants with R_D*, R_N* from a small grid (the R* sit on a flat ridge)."""
+    from scipy.optimize import minimize
+
+    from planner.laws import DataConstrainedLaw
+
+    if runs.unique_tokens is None:
+        raise InputError(f"{runs.source}: the data-constrained form needs a unique_tokens column "
+                         "(map it with --columns unique_tokens=NAME)")
+    log_l = np.log(runs.loss)
+    p = DataConstrainedLaw()
+
+    def fun(theta):
+        law = _dc_law(theta)
+        with np.errstate(all="ignore"):
+            r = np.log(law.loss(runs.params, runs.tokens, runs.unique_tokens)) - log_l
+        v = float(np.sum(runs.weights * _huber(r, HUBER_DELTA)[0]))
+        return v if np.isfinite(v) else 1e9
+
+    base = [np.log(p.E), np.log(p.A), np.log(p.B), p.alpha, p.beta]
+    x0s = [np.array(base + [np.log(rd), np.log(rn)])
+           for rd, rn in [(p.R_D_star, p.R_N_star), (28.5, 2.77), (5.0, 5.0), (50.0, 10.0)]]
+    best_x, best_f = None, np.inf
+    for x0 in x0s[:max(starts, 1)]:
+        res = minimize(lambda t: SCALE * fun(t), x0, method="L-BFGS-B",
+                       bounds=[(-3, 3), (-5, 20), (-5, 20), (0.05, 1.5), (0.05, 1.5),
+                               (np.log(0.1), np.log(1e4)), (np.log(0.1), np.log(1e4))],
+                       options={"maxiter": 3000, "ftol": 1e-15, "gtol": 1e-10})
+        if res.fun / SCALE < best_f:
+            best_x, best_f = res.x, res.fun / SCALE
+    return best_x, best_f
+
+
 @dataclass(frozen=True)
 class FitResult:
     """A fitted law with its diagnostics (scikit-learn style: the input is not modified)."""
@@ -180,6 +225,13 @@ def _make_law(form: str, consts: np.ndarray, runs: Runs, name: str):
         E, A, B, alpha, beta = consts
         return ChinchillaLaw(E=float(E), A=float(A), B=float(B), alpha=float(alpha),
                              beta=float(beta), name=name, info=_info(runs, form))
+    if form == "data-constrained":
+        E, A, B, alpha, beta, rd, rn = consts
+        from planner.laws import DataConstrainedLaw
+
+        return DataConstrainedLaw(E=float(E), A=float(A), B=float(B), alpha=float(alpha),
+                                  beta=float(beta), R_D_star=float(rd), R_N_star=float(rn),
+                                  name=name, info=_info(runs, form))
     a_n, a_d, n_c, d_c = consts
     return KaplanLaw(alpha_N=float(a_n), alpha_D=float(a_d), N_c=float(n_c), D_c=float(d_c),
                      name=name, info=_info(runs, form))
@@ -190,13 +242,18 @@ def _fit_once(runs: Runs, form: str, starts: int, grid, extra_starts=()):
     if form == "chinchilla":
         theta, obj = _fit_chinchilla_theta(runs, starts, grid, extra_starts)
         return _theta_to_constants(theta), obj, theta
+    if form == "data-constrained":
+        theta, obj = _fit_dc_theta(runs, starts)
+        le, la, lb, alpha, beta, lrd, lrn = theta
+        return np.array([np.exp(le), np.exp(la), np.exp(lb), alpha, beta, np.exp(lrd),
+                         np.exp(lrn)]), obj, theta
     theta, obj = _fit_kaplan_theta(runs, starts)
     log_nc, log_dc, a_n, a_d = theta
     return np.array([a_n, a_d, np.exp(log_nc), np.exp(log_dc)]), obj, theta
 
 
 def _check(runs: Runs, form: str) -> None:
-    need = 5 if form == "chinchilla" else 4
+    need = {"chinchilla": 5, "kaplan": 4, "data-constrained": 7}[form]
     if len(runs) <= need:
         raise InputError(f"{runs.source}: {len(runs)} runs cannot determine the {need} "
                          f"parameters of the {form} form (need more than {need})")
@@ -215,18 +272,18 @@ def fit_law(runs: Runs, form: str = "chinchilla", *, starts: int = 64, bootstrap
     resample's ``bootstrap_starts − 1`` best grid starts; standard errors and percentile 95%
     intervals follow.  ``holdout``: ``largest:K`` or ``kfold:K`` (see ``validate``).
     """
-    if form not in ("chinchilla", "kaplan"):
-        raise InputError(f"--law: unknown form {form!r}; choose chinchilla or kaplan "
-                         "(data-constrained: see planner fit --help)")
+    if form not in NAMES:
+        raise InputError(f"--law: unknown form {form!r}; choose chinchilla, kaplan or "
+                         "data-constrained")
     _check(runs, form)
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):  # tiny problems: BLAS threads only slow them (REFERENCE §1.5)
         grid = epoch_grid()
         consts, obj, theta = _fit_once(runs, form, starts, grid)
-        names = CHINCHILLA_NAMES if form == "chinchilla" else KAPLAN_NAMES
+        names = NAMES[form]
         law = _make_law(form, consts, runs, name)
-        predicted = np.asarray(law.loss(runs.params, runs.tokens), dtype=float)
+        predicted = np.asarray(_predict(law, runs), dtype=float)
         residuals = np.log(predicted) - np.log(runs.loss)
         samples = None
         stderr, ci95 = {}, {}
@@ -249,6 +306,12 @@ def fit_law(runs: Runs, form: str = "chinchilla", *, starts: int = 64, bootstrap
         hold = validate(runs, form, holdout, starts=starts, seed=seed) if holdout else None
     return FitResult(form, law, dict(zip(names, map(float, consts))), float(obj), len(runs),
                      predicted, residuals, stderr, ci95, samples, hold, runs.source)
+
+
+def _predict(law, runs: Runs):
+    if law.form == "data-constrained":
+        return law.loss(runs.params, runs.tokens, runs.unique_tokens)
+    return law.loss(runs.params, runs.tokens)
 
 
 def _holdout_sets(runs: Runs, spec: str, seed: int) -> list[np.ndarray]:
@@ -282,7 +345,7 @@ def validate(runs: Runs, form: str, spec: str, *, starts: int = 64, seed: int = 
         _check(sub, form)
         consts, _, _ = _fit_once(sub, form, starts, epoch_grid())
         law = _make_law(form, consts, sub, "holdout")
-        pred = np.asarray(law.loss(runs.params[held], runs.tokens[held]), dtype=float)
+        pred = np.asarray(_predict(law, runs.subset(held)), dtype=float)
         for j, i in enumerate(held):
             obs = float(runs.loss[i])
             records.append({"name": runs.names[i], "params": float(runs.params[i]),

@@ -15,10 +15,12 @@ from planner.cli.app import app, err, guarded, out
 @guarded
 def fit(
     runs: Path = typer.Argument(..., help="CSV of runs: params, tokens, loss (one row a run)."),
-    law: str = typer.Option("chinchilla", "--law", help="chinchilla or kaplan."),
+    law: str = typer.Option("chinchilla", "--law",
+                            help="chinchilla, kaplan, or data-constrained (needs a "
+                                 "unique_tokens column)."),
     columns: Optional[str] = typer.Option(None, "--columns",
                                           help="Map columns: params=N,tokens=D,loss=L "
-                                               "(also weight=, name=)."),
+                                               "(also weight=, name=, unique_tokens=)."),
     exclude: Optional[str] = typer.Option(None, "--exclude",
                                           help="Skip rows where this column is 1/true."),
     bootstrap: int = typer.Option(0, "--bootstrap", min=0, help="Bootstrap resamples."),
@@ -34,7 +36,7 @@ def fit(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Diagnostics figure (PNG/SVG)."),
 ) -> None:
-    """Fit the Chinchilla (or Kaplan) form with the Huber loss of log residuals, with
+    """Fit the Chinchilla (or Kaplan, or data-constrained) form with the Huber loss of log residuals, with
     bootstrap uncertainty and held-out validation."""
     from planner.fit import fit_law
     from planner.fit_data import read_runs

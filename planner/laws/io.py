@@ -18,7 +18,8 @@ from planner.yaml_io import read_yaml_file
 
 LAW_FILE_VERSION = 1
 _NAMES = {"chinchilla": ("E", "A", "B", "alpha", "beta"),
-          "kaplan": ("alpha_N", "alpha_D", "N_c", "D_c")}
+          "kaplan": ("alpha_N", "alpha_D", "N_c", "D_c"),
+          "data-constrained": ("E", "A", "B", "alpha", "beta", "R_D_star", "R_N_star")}
 
 
 def save_law_file(fit, path: str | Path) -> None:
@@ -76,6 +77,10 @@ def load_law_file(path: str | Path):
     name = str(data.get("name", p.stem))
     if form == "kaplan":
         return KaplanLaw(name=name, info=info, **values)
+    if form == "data-constrained":
+        from planner.laws import DataConstrainedLaw
+
+        return DataConstrainedLaw(name=name, info=info, **values)
     samples = data.get("bootstrap_samples") or None
     if samples is not None:
         samples = np.asarray(samples, dtype=float)
