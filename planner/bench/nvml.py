@@ -254,11 +254,16 @@ def probe(nvml: Any = None) -> NVMLProbe:
     except Exception as exc:  # noqa: BLE001 - last line of defence: never raise
         return NVMLProbe(False, explain(exc, nvml))
     finally:
-        try:
-            with _nvml_lock:
-                nvml.nvmlShutdown()
-        except Exception:  # noqa: BLE001
-            pass
+        _shutdown(nvml)
+
+
+def _shutdown(nvml: Any) -> None:
+    """nvmlShutdown that never raises (the probe and the sampler both end with it)."""
+    try:
+        with _nvml_lock:
+            nvml.nvmlShutdown()
+    except Exception:  # noqa: BLE001
+        pass
 
 
 # ---- live readings for the sampler ----------------------------------------------------------
@@ -292,11 +297,7 @@ def device_reader(uuid: str, nvml: Any = None) -> Iterator[Optional[Callable[[],
     try:
         yield None if handle is None else _reader(nvml, handle)
     finally:
-        try:
-            with _nvml_lock:
-                nvml.nvmlShutdown()
-        except Exception:  # noqa: BLE001
-            pass
+        _shutdown(nvml)
 
 
 def _reader(nvml: Any, handle: Any) -> Callable[[], dict]:
