@@ -19,9 +19,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from planner.fit import (  # noqa: E402
-    _fit_chinchilla_theta, chinchilla_objective, epoch_grid, fit_law, grid_objectives)
-from planner.fit_data import read_runs  # noqa: E402
+from planner.fit.law_fit import (  # noqa: E402
+    _fit_chinchilla_theta,
+    chinchilla_objective,
+    epoch_grid,
+    fit_law,
+    grid_objectives,
+)
+from planner.fit.runs import read_runs  # noqa: E402
 
 
 def timed(fn):
@@ -52,10 +57,10 @@ def main() -> dict:
     # plan uncertainty over 1,000 samples (the bootstrap's, resampled if fewer)
     from dataclasses import replace
 
+    from planner.analysis.uncertainty import plan_uncertainty
     from planner.budget import load_budget
     from planner.optimize import optimize, prepare
     from planner.optimize.scenario import Solution
-    from planner.uncertainty import plan_uncertainty
 
     budget = load_budget("schema_version: 1\nlaw: epoch2024\ntarget: {loss: 2.1}\n"
                          "inference: {tokens: 10T}\n")

@@ -26,11 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from planner.analysis.sweep import parse_vary, set_field, sweep  # noqa: E402
 from planner.budget import load_budget  # noqa: E402
 from planner.optimize import optimize  # noqa: E402
-from planner.optimize.sweep import parse_vary, set_field, sweep  # noqa: E402
-from planner.report import to_json  # noqa: E402
-from planner.review_report import report  # noqa: E402
+from planner.render.review import report  # noqa: E402
+from planner.render.terminal import to_json  # noqa: E402
 from planner.yaml_io import read_yaml_file  # noqa: E402
 
 FLOPS = ROOT / "examples" / "chinchilla-flops.yaml"

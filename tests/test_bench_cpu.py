@@ -7,10 +7,23 @@ import math
 import pytest
 import yaml
 
-from planner.bench import (BandwidthCase, BenchResult, Deadline, MatmulCase, cpu,
-                           iterations_for, rates)
-from planner.bench.calibrate import (calibrated_profile_data, compare, cpu_profile_name,
-                                     measured_block, warnings_for, write_profile)
+from planner.bench import (
+    BandwidthCase,
+    BenchResult,
+    Deadline,
+    MatmulCase,
+    cpu,
+    iterations_for,
+    rates,
+)
+from planner.bench.calibrate import (
+    calibrated_profile_data,
+    compare,
+    cpu_profile_name,
+    measured_block,
+    warnings_for,
+    write_profile,
+)
 from planner.budget import load_budget
 from planner.errors import InputError
 from planner.hardware import HardwareProfile, load_profile

@@ -12,8 +12,15 @@ import pynvml as real
 import pytest
 from typer.testing import CliRunner
 
-from planner.bench.nvml import (GPUInfo, NVMLProbe, decode_throttle, device_reader,
-                                normalize_uuid, probe, profile_for_name)
+from planner.bench.nvml import (
+    GPUInfo,
+    NVMLProbe,
+    decode_throttle,
+    device_reader,
+    normalize_uuid,
+    probe,
+    profile_for_name,
+)
 from planner.bench.sampler import Sampler
 from planner.cli import app
 

@@ -5,9 +5,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from planner.analysis.compare import compare, cost_fixed, expand_file, merge, parse_at
 from planner.budget import load_budget
 from planner.cli import app
-from planner.compare import compare, cost_fixed, expand_file, merge, parse_at
 from planner.errors import InfeasibleError, InputError
 from planner.optimize import evaluate, optimize, prepare
 

@@ -166,7 +166,7 @@ def test_costs_are_itemised_and_consistent():
 
 def test_json_has_the_capacity_tool_keys():
     r = optimize(load_budget("examples/chat-assistant.yaml"))
-    doc = json.loads(__import__("planner.report", fromlist=["to_json"]).to_json(r))
+    doc = json.loads(__import__("planner.render.terminal", fromlist=["to_json"]).to_json(r))
     p = doc["plan"]
     for k in ("train_usd", "inference_usd", "total_usd", "train_gpu_hours",
               "inference_gpu_hours", "energy_kwh"):

@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from planner.analysis.uncertainty import plan_uncertainty
 from planner.budget import load_budget
 from planner.cli import app
 from planner.errors import InputError
-from planner.fit import fit_law
-from planner.fit_data import from_arrays, read_runs
+from planner.fit.law_fit import fit_law
+from planner.fit.runs import from_arrays, read_runs
 from planner.laws import KaplanLaw
 from planner.laws.io import load_law_file, save_law_file
 from planner.optimize import optimize, prepare
-from planner.uncertainty import plan_uncertainty
 
 EPOCH = "tests/data/epoch_chinchilla_fig4.csv"
 EPOCH_COLS = "params=N_params,tokens=D_tokens,loss=loss"

@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from planner import plots
 from planner.budget import load_budget
 from planner.optimize import optimize, prepare
+from planner.render import figures as plots
 
 FLOPS = """schema_version: 1
 law: epoch2024
@@ -99,7 +99,7 @@ def test_contour_data_path_moves_to_smaller_longer_trained_models(flops):
 
 
 def _draw_all(flops, out):
-    from planner.sensitivity import sensitivity
+    from planner.analysis.sensitivity import sensitivity
 
     b, p, r, study = flops
     figs = {"cost": plots.cost_vs_params_figure(plots.cost_vs_params_data(study)),
@@ -128,7 +128,7 @@ def test_figures_are_png_and_byte_stable_svg_without_pyplot(flops, tmp_path):
 
 
 def test_importing_plots_does_not_import_matplotlib():
-    code = ("import sys, planner.plots, planner.review_report, planner.cli; "
+    code = ("import sys, planner.render.figures, planner.render.review, planner.cli; "
             "print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

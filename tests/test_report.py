@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from planner.cli import app
 from planner.optimize import optimize
-from planner.review_report import SECTIONS, report
+from planner.render.review import SECTIONS, report
 from planner.units import format_count
 from planner.yaml_io import read_yaml_file
 

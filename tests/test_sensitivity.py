@@ -2,8 +2,8 @@
 
 import pytest
 
+from planner.analysis.sensitivity import sensitivity
 from planner.optimize import optimize
-from planner.sensitivity import sensitivity
 
 FLOPS = """schema_version: 1
 law: epoch2024

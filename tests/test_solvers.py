@@ -13,7 +13,7 @@ from planner.optimize.build import flops_items
 from planner.optimize.gp import solve_gp
 from planner.optimize.iso_loss import solve_iso_loss
 from planner.optimize.scenario import Scenario
-from planner.optimize.terms import Constraint, CostItem
+from planner.terms import Constraint, CostItem
 
 LAWS = [ALL_PRESETS[k] for k in ("hoffmann2022", "epoch2024", "gadre2024-c4", "gadre2024-rw")]
 DEMANDS = [0.0, 1e6, 1e10, 1e12, 1e13, 1e14, 1e15]

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from planner.analysis.sweep import Axis, grid_points, parse_vary, set_field, sweep
 from planner.budget import load_budget
 from planner.cli import app
 from planner.errors import InputError
 from planner.optimize import optimize
-from planner.optimize.sweep import Axis, grid_points, parse_vary, set_field, sweep
 
 FLOPS = """schema_version: 1
 name: sweep-flops

@@ -19,8 +19,16 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from planner.bench import (BandwidthCase, BenchResult, Deadline, MatmulCase, Progress,
-                           iterations_for, rates, utc_now)
+from planner.bench import (
+    BandwidthCase,
+    BenchResult,
+    Deadline,
+    MatmulCase,
+    Progress,
+    iterations_for,
+    rates,
+    utc_now,
+)
 from planner.bench.sampler import Sampler, cpu_reader
 
 DEFAULT_SHAPES: tuple[tuple[int, int, int], ...] = ((512, 512, 512), (1024, 1024, 1024),

@@ -26,8 +26,16 @@ import time
 import warnings
 from typing import Any, Iterator, Optional, Sequence
 
-from planner.bench import (BandwidthCase, BenchResult, Deadline, MatmulCase, Progress,
-                           iterations_for, rates, utc_now)
+from planner.bench import (
+    BandwidthCase,
+    BenchResult,
+    Deadline,
+    MatmulCase,
+    Progress,
+    iterations_for,
+    rates,
+    utc_now,
+)
 from planner.bench import nvml as nvml_mod
 from planner.bench.sampler import Sampler
 from planner.errors import InputError, NoGPUError

@@ -125,8 +125,14 @@ def _progress_runner(kind: str, run, quiet: bool):
     """Run ``run(progress=...)`` under a rich progress bar on stderr."""
     if quiet or not err.is_terminal:
         return run(progress=None)
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn,
-                               TextColumn, TimeElapsedColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), console=err,

@@ -30,7 +30,7 @@ def optimize(
     """Find the parameters N and training tokens D that minimise lifetime cost at the target
     loss, beside the Chinchilla-optimal model of the same loss."""
     from planner.optimize import optimize as run
-    from planner.report import render_plan, to_json
+    from planner.render.terminal import render_plan, to_json
 
     result = run(budget, solver=solver, check=check, uncertainty=uncertainty or None)
     if as_json:

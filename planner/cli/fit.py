@@ -38,9 +38,9 @@ def fit(
 ) -> None:
     """Fit the Chinchilla (or Kaplan, or data-constrained) form with the Huber loss of log residuals, with
     bootstrap uncertainty and held-out validation."""
-    from planner.fit import fit_law
-    from planner.fit_data import read_runs
-    from planner.report import to_json
+    from planner.fit.law_fit import fit_law
+    from planner.fit.runs import read_runs
+    from planner.render.terminal import to_json
 
     data = read_runs(runs, columns, exclude)
     if bootstrap and not as_json:
@@ -59,7 +59,7 @@ def fit(
 
         save_law_file(result, output)
     if plot is not None:
-        from planner.plots_fit import fit_figure
+        from planner.render.fit_figures import fit_figure
 
         fit_figure(result, data, plot)
     if as_json:

@@ -18,8 +18,13 @@ SolverOpt = typer.Option(None, "--solver", help="iso_loss (fast 1-D, batched; de
 def _progress(enabled: bool = True) -> Iterator:
     """A rich progress bar on stderr (hidden when stderr is not a terminal); yields the
     ``(stage, done, total)`` callback the library takes."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, \
-        TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     show = enabled and err.is_terminal
     with Progress(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(),
@@ -52,8 +57,9 @@ def sweep(
     solver: Optional[str] = SolverOpt,
 ) -> None:
     """Plan every point of a grid over budget fields, batched through the 1-D solver."""
-    from planner.optimize.sweep import parse_vary, sweep as run
-    from planner.report import sweep_table, to_json
+    from planner.analysis.sweep import parse_vary
+    from planner.analysis.sweep import sweep as run
+    from planner.render.terminal import sweep_table, to_json
 
     axes = [parse_vary(v) for v in vary]
     with _progress() as progress:
@@ -90,8 +96,8 @@ def compare(
     solver: Optional[str] = SolverOpt,
 ) -> None:
     """Plans of several scenarios side by side, differences highlighted."""
-    from planner.compare import compare as run
-    from planner.report import compare_table, to_json
+    from planner.analysis.compare import compare as run
+    from planner.render.terminal import compare_table, to_json
 
     result = run(budgets, at=at, solver=solver)
     if as_json:
@@ -126,8 +132,8 @@ def report(
     """Write a planning review (Markdown + HTML + figures): plan, cost breakdown, constraints,
     alternatives, sensitivity, assumptions with sources, warnings."""
     from planner.errors import InputError
-    from planner.report import alternatives_table, plan_table, to_json
-    from planner.review_report import report as run
+    from planner.render.review import report as run
+    from planner.render.terminal import alternatives_table, plan_table, to_json
 
     fmts = tuple(f.strip().lower() for f in formats.split(",") if f.strip())
     if fmts == ("none",):

@@ -22,7 +22,7 @@ from typing import Optional
 
 from planner.costs.shape import SHAPE_EXP, Shape
 from planner.costs.speculative import expected_tokens
-from planner.optimize.terms import CostItem, Posynomial, Term
+from planner.terms import CostItem, Posynomial, Term
 
 
 @dataclass(frozen=True)

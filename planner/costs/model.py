@@ -23,7 +23,7 @@ from planner.costs.shape import Shape, given_shape, rule_shape
 from planner.costs.training import draft_training_gpu_seconds, training_gpu_seconds
 from planner.errors import InputError
 from planner.hardware import HardwareProfile, load_profile, profile_from_data
-from planner.optimize.terms import CostItem
+from planner.terms import CostItem
 
 TRAIN_ITEMS = ("train", "draft_train")
 SERVE_ITEMS = ("prefill", "decode", "draft", "overhead")

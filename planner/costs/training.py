@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from planner.costs.shape import Shape
 from planner.hardware import HardwareProfile
-from planner.optimize.terms import CostItem, Term
+from planner.terms import CostItem, Term
 
 
 def training_gpu_seconds(hw: HardwareProfile, precision: str, mfu: float,

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Union
 
 from planner.errors import InputError
-from planner.laws.chinchilla import DEFAULT_LAW, PRESETS, ChinchillaLaw, LawInfo, PosyLoss
+from planner.laws.chinchilla import (
+    DEFAULT_LAW,
+    PRESETS,
+    ChinchillaLaw,
+    LawInfo,
+    PosyLoss,
+)
 from planner.laws.data_constrained import DataConstrainedLaw
 from planner.laws.kaplan import KaplanLaw
 

@@ -11,6 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from planner.terms import (
+    PosyLoss,
+    allocation_constant,
+    compute_optimal_allocation,
+    compute_optimal_tokens,
+)
+
 
 @dataclass(frozen=True)
 class LawInfo:
@@ -25,22 +32,6 @@ class LawInfo:
     fitted_tokens: tuple[float, float] | None = None  # (min D, max D)
     fitted_tokens_per_param: tuple[float, float] | None = None  # (min D/N, max D/N)
     note: str = ""
-
-
-@dataclass(frozen=True)
-class PosyLoss:
-    """The loss constraint in posynomial form: ``E + A·N^-α + B·D^-β ≤ limit``.
-
-    Every law hands the solvers this shape (Kaplan after raising both sides to 1/α_D), so both
-    solvers need to know only one form.
-    """
-
-    E: Any
-    A: Any
-    alpha: Any
-    B: Any
-    beta: Any
-    limit: Any
 
 
 @dataclass(frozen=True)
@@ -74,20 +65,15 @@ class ChinchillaLaw:
     @property
     def G(self) -> float:
         """``G = (αA/(βB))^(1/(α+β))`` of the compute-optimal allocation (REFERENCE §1.1)."""
-        return (self.alpha * self.A / (self.beta * self.B)) ** (1.0 / (self.alpha + self.beta))
+        return allocation_constant(self.A, self.alpha, self.B, self.beta)
 
     def compute_optimal(self, flops):
         """Compute-optimal ``(N, D)`` for ``C = 6ND`` FLOPs, inference ignored (REFERENCE §1.1)."""
-        c6 = np.asarray(flops, dtype=float) / 6.0
-        a, b = self.alpha, self.beta
-        return self.G * c6 ** (b / (a + b)), c6 ** (a / (a + b)) / self.G
+        return compute_optimal_allocation(self.A, self.alpha, self.B, self.beta, flops)
 
     def compute_optimal_tokens(self, params):
         """Tokens that make ``params`` compute-optimal: inverse of ``N_opt(C)``."""
-        n = np.asarray(params, dtype=float)
-        a, b = self.alpha, self.beta
-        c6 = (n / self.G) ** ((a + b) / b)
-        return c6 / n
+        return compute_optimal_tokens(self.A, self.alpha, self.B, self.beta, params)
 
     def with_constants(self, **changes) -> "ChinchillaLaw":
         return replace(self, **changes)

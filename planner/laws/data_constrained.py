@@ -16,7 +16,13 @@ from typing import Any, Optional
 
 import numpy as np
 
-from planner.laws.chinchilla import LawInfo, PosyLoss
+from planner.laws.chinchilla import LawInfo
+from planner.terms import (
+    PosyLoss,
+    allocation_constant,
+    compute_optimal_allocation,
+    compute_optimal_tokens,
+)
 
 
 @dataclass(frozen=True)
@@ -44,8 +50,7 @@ class DataConstrainedLaw:
 
     @property
     def G(self) -> float:
-        a, b = self.alpha, self.beta
-        return (a * self.A / (b * self.B)) ** (1.0 / (a + b))
+        return allocation_constant(self.A, self.alpha, self.B, self.beta)
 
     def optimal_params_for_tokens(self, tokens):
         """N whose compute-optimal D is ``tokens`` (base law, REFERENCE §1.1)."""
@@ -78,14 +83,11 @@ class DataConstrainedLaw:
         return PosyLoss(self.E, self.A, self.alpha, self.B, self.beta, target_loss)
 
     def compute_optimal(self, flops):
-        c6 = np.asarray(flops, dtype=float) / 6.0
-        a, b = self.alpha, self.beta
-        return self.G * c6 ** (b / (a + b)), c6 ** (a / (a + b)) / self.G
+        """Compute-optimal (N, D) of the base (no-repetition) law."""
+        return compute_optimal_allocation(self.A, self.alpha, self.B, self.beta, flops)
 
     def compute_optimal_tokens(self, params):
-        a, b = self.alpha, self.beta
-        n = np.asarray(params, dtype=float)
-        return (n / self.G) ** ((a + b) / b) / n
+        return compute_optimal_tokens(self.A, self.alpha, self.B, self.beta, params)
 
     def with_unique_tokens(self, unique_tokens: float) -> "DataConstrainedLaw":
         return replace(self, unique_tokens=float(unique_tokens))

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from planner.laws.chinchilla import LawInfo, PosyLoss
+from planner.laws.chinchilla import LawInfo
+from planner.terms import PosyLoss, compute_optimal_allocation, compute_optimal_tokens
 
 
 @dataclass(frozen=True)
@@ -58,15 +59,11 @@ class KaplanLaw:
     def compute_optimal(self, flops):
         """Compute-optimal (N, D) for C = 6ND: minimising L is minimising L^(1/α_D)."""
         A, a, B, b = self._equivalent()
-        G = (a * A / (b * B)) ** (1.0 / (a + b))
-        c6 = np.asarray(flops, dtype=float) / 6.0
-        return G * c6 ** (b / (a + b)), c6 ** (a / (a + b)) / G
+        return compute_optimal_allocation(A, a, B, b, flops)
 
     def compute_optimal_tokens(self, params):
         A, a, B, b = self._equivalent()
-        G = (a * A / (b * B)) ** (1.0 / (a + b))
-        n = np.asarray(params, dtype=float)
-        return (n / G) ** ((a + b) / b) / n
+        return compute_optimal_tokens(A, a, B, b, params)
 
     def with_constants(self, **changes) -> "KaplanLaw":
         return replace(self, **changes)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from planner.optimize.terms import Term
+from planner.terms import Term
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from planner.laws import Law
 from planner.optimize.build import Candidate, build_candidates, resolve_law, target_loss
 from planner.optimize.scenario import Scenario, Solution, stack_scenarios
 from planner.plan import PlanPoint, PlanResult, extrapolation_warnings, law_summary
+from planner.terms import compute_optimal_point
 
 SOLVERS = ("gp", "iso_loss")
 
@@ -106,10 +107,7 @@ def solve(scenario: Scenario, solver: str = "iso_loss") -> Solution:
 
 def chinchilla_point(scenario: Scenario) -> tuple[float, float]:
     """Compute-optimal (N, D) at the scenario's loss, inference ignored (REFERENCE §4, x0)."""
-    p = scenario.loss
-    margin = p.limit - p.E
-    x0 = p.beta * margin / (p.alpha + p.beta)
-    return float((p.A / x0) ** (1.0 / p.alpha)), float((p.B / (margin - x0)) ** (1.0 / p.beta))
+    return compute_optimal_point(scenario.loss)
 
 
 def evaluate(problem: Problem, params: float, tokens: float,
@@ -137,7 +135,11 @@ def evaluate(problem: Problem, params: float, tokens: float,
     cm = candidate.cost_model
     loss = float(problem.law.loss(params, tokens))
     if cm is not None:
-        from planner.costs.evaluate import cost_breakdown, serving_metrics, speculative_summary
+        from planner.costs.evaluate import (
+            cost_breakdown,
+            serving_metrics,
+            speculative_summary,
+        )
 
         costs = cost_breakdown(cm, params, tokens)
         serving = serving_metrics(cm, params, tokens)
@@ -230,7 +232,7 @@ def optimize(budget: Union[Budget, str, Path, dict], solver: str | None = None,
     plan = result.plan
     want_uncertainty = budget.uncertainty is not None if uncertainty is None else uncertainty
     if want_uncertainty:
-        from planner.uncertainty import plan_uncertainty
+        from planner.analysis.uncertainty import plan_uncertainty
 
         spec = budget.uncertainty
         report = plan_uncertainty(problem, sol, samples=spec.samples if spec else 1000,
@@ -296,10 +298,8 @@ def optimize_batch(law: Law, target_loss, inference_tokens) -> dict[str, np.ndar
     d = np.where(ok, sol.tokens, np.nan)
     train = 6.0 * n * d
     inference = 2.0 * n * tokens
-    x0 = sc.loss.beta * (sc.loss.limit - sc.loss.E) / (sc.loss.alpha + sc.loss.beta)
-    n0 = np.where(ok, (sc.loss.A / x0) ** (1 / sc.loss.alpha), np.nan)
-    d0 = np.where(ok, (sc.loss.B / (sc.loss.limit - sc.loss.E - x0)) ** (1 / sc.loss.beta),
-                  np.nan)
+    n0, d0 = compute_optimal_point(sc.loss)
+    n0, d0 = np.where(ok, n0, np.nan), np.where(ok, d0, np.nan)
     base_total = 6.0 * n0 * d0 + 2.0 * n0 * tokens
     return {
         "params": n, "train_tokens": d, "tokens_per_param": d / n,

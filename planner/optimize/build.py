@@ -6,11 +6,17 @@ import itertools
 from dataclasses import dataclass
 from typing import Optional
 
-from planner.budget import Budget, InlineChinchillaLaw, InlineKaplanLaw, LawFile, PresetLaw
+from planner.budget import (
+    Budget,
+    InlineChinchillaLaw,
+    InlineKaplanLaw,
+    LawFile,
+    PresetLaw,
+)
 from planner.errors import InfeasibleError, InputError
 from planner.laws import ChinchillaLaw, KaplanLaw, Law, LawInfo, get_preset
 from planner.optimize.scenario import Scenario
-from planner.optimize.terms import Constraint, CostItem, Term
+from planner.terms import Constraint, CostItem, Term
 
 ALL_WEIGHT_BITS = (16, 8, 6, 5, 4, 3)
 
@@ -211,8 +217,8 @@ def build_candidates(budget: Budget, law: Law, loss: float) -> list[Candidate]:
     """Every discrete configuration of the budget as a Scenario (all of one structure)."""
     if not budget.uses_hardware:
         return [Candidate(build_scenario(budget, law, loss))]
-    from planner.costs.model import ServingConfig, build_cost_model, resolve_hardware
     from planner.budget import ServeSpec, TrainSpec
+    from planner.costs.model import ServingConfig, build_cost_model, resolve_hardware
 
     train_hw = resolve_hardware((budget.train or TrainSpec()).hardware, budget, "train")
     serve_hw = resolve_hardware((budget.serve or ServeSpec()).hardware, budget, "serve")

@@ -16,7 +16,7 @@ import numpy as np
 
 from planner.errors import SolverError
 from planner.optimize.scenario import Scenario, Solution
-from planner.optimize.terms import CostItem, Term
+from planner.terms import CostItem, Term, compute_optimal_point
 
 _CACHE: dict[tuple, "_Built"] = {}
 # tighter than the defaults (1e-8): the tests hold the GP to the 1-D solver at 1e-6 in cost
@@ -34,14 +34,9 @@ class _Built:
 
 def _scale(sc: Scenario) -> tuple[float, float]:
     """Scale of N and D: the Chinchilla-optimal point of the loss posynomial."""
-    p = sc.loss
-    margin = float(p.limit) - float(p.E)
-    if margin <= 0:
+    if float(sc.loss.limit) - float(sc.loss.E) <= 0:
         return 1e9, 1e9
-    x0 = float(p.beta) * margin / (float(p.alpha) + float(p.beta))
-    n0 = (float(p.A) / x0) ** (1.0 / float(p.alpha))
-    d0 = (float(p.B) / (margin - x0)) ** (1.0 / float(p.beta))
-    return n0, d0
+    return compute_optimal_point(sc.loss)
 
 
 def _item_terms(item: CostItem):

@@ -12,8 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from planner.laws import PosyLoss
-from planner.optimize.terms import Constraint, CostItem, Term
+from planner.terms import Constraint, CostItem, PosyLoss, Term
 
 
 @dataclass(frozen=True)
@@ -82,8 +81,7 @@ def stack_scenarios(scenarios) -> Scenario:
     """
     from dataclasses import replace
 
-    from planner.laws import PosyLoss
-    from planner.optimize.terms import Constraint, CostItem, Term
+    from planner.terms import Constraint, CostItem, PosyLoss, Term
 
     scenarios = list(scenarios)
     first = scenarios[0]

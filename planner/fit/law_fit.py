@@ -18,7 +18,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from planner.errors import InputError
-from planner.fit_data import Runs
+from planner.fit.runs import Runs
 from planner.laws import ChinchillaLaw, KaplanLaw, LawInfo
 
 HUBER_DELTA = 1e-3

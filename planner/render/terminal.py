@@ -10,7 +10,13 @@ from rich.console import Console
 from rich.table import Table
 
 from planner.plan import PlanResult
-from planner.units import UNIT_LABELS, format_count, format_objective, format_sci, format_usd
+from planner.units import (
+    UNIT_LABELS,
+    format_count,
+    format_objective,
+    format_sci,
+    format_usd,
+)
 
 
 def to_json(result: Any) -> str:

@@ -3,7 +3,7 @@
 Writes ``report.md`` (and ``report.html``, the same blocks rendered to HTML with inline CSS) and
 ``figures/*.png|svg``: the plan beside the Chinchilla-optimal model, the cost breakdown, the
 constraints and their slack, the alternatives (other serving configurations, nearby model
-sizes), the sensitivity tornado, the figures of planner.plots, the assumptions with their
+sizes), the sensitivity tornado, the figures of planner.render.figures, the assumptions with their
 sources, and the warnings.  No timestamps: the same budget gives the same files.
 """
 
@@ -36,7 +36,7 @@ FIGURES = {
 
 
 def _ul(unit: str) -> str:
-    from planner.plots import unit_label
+    from planner.render.figures import unit_label
 
     return unit_label(unit)
 
@@ -63,9 +63,9 @@ class Review:
 
 def build_review(budget: Budget | str | Path, fraction: float = 0.2,
                  solver: Optional[str] = None, progress=None) -> Review:
-    from planner import plots
+    from planner.analysis.sensitivity import sensitivity
     from planner.optimize import optimize, prepare
-    from planner.sensitivity import sensitivity
+    from planner.render import figures as plots
 
     if not isinstance(budget, Budget):
         budget = load_budget(budget)
@@ -136,7 +136,7 @@ def _configurations(problem, study) -> list[dict]:
 def _nearby(problem, result) -> list[dict]:
     """Cost of smaller and larger models at the same loss (the cheapest configuration that
     holds the constraints at each size): how flat the optimum is."""
-    from planner.plots import curve_costs
+    from planner.render.figures import curve_costs
 
     n = result.plan.params
     factors = np.array([0.5, 1 / math.sqrt(2), 1.0, math.sqrt(2), 2.0])
@@ -424,7 +424,7 @@ def _assumptions(doc: Doc, rv: Review) -> None:
     items.append(f"**Objective**: {b.objective}; solver {r.solver}.")
     if b.uses_hardware:
         cand = rv.problem.candidates[0]
-        from planner.plots import plan_candidate
+        from planner.render.figures import plan_candidate
 
         cm = plan_candidate(rv.problem, r).cost_model or cand.cost_model
         for role, hw in (("Training", cm.train_hw), ("Serving", cm.serve_hw)):
@@ -504,7 +504,7 @@ class ReportFiles:
 
 def draw_figures(rv: Review, out_dir: Path, formats: Sequence[str] = ("png", "svg")
                  ) -> dict[str, list[Path]]:
-    from planner import plots
+    from planner.render import figures as plots
 
     makers = {"cost_vs_params": plots.cost_vs_params_figure, "frontier": plots.frontier_figure,
               "contours": plots.contour_figure}

@@ -1,8 +1,13 @@
-"""Monomial cost terms in (N, D): the one representation every solver and report reads.
+"""The shared vocabulary at the bottom of the planner: monomial cost terms in (N, D), cost
+items, constraints, the posynomial loss constraint and the compute-optimal point.
+
+Imports nothing of the planner.  Every solver, cost model and report reads these types.
 
 A ``Term`` is ``coef · N^n_exp · D^d_exp``.  A ``CostItem`` is the max over alternatives of
 posynomials (sums of terms): the decode roofline ``max(compute, memory)`` is such an item, plain
-training FLOPs ``6·N·D`` is an item with one alternative of one term (DESIGN.md, "The one idea").
+training FLOPs ``6·N·D`` is an item with one alternative of one term (the geometric-programming view: every cost is a
+monomial, so the planning problem is a geometric program, Boyd et al. 2007, "A tutorial on
+geometric programming").
 Coefficients may be numpy arrays: a batch of scenarios with the same structure.
 """
 
@@ -118,3 +123,59 @@ class Constraint:
     def slack(self, params, tokens):
         """Fractional slack ``1 − item/limit`` (0 when binding, negative when violated)."""
         return 1.0 - self.item.value(params, tokens) / self.limit
+
+
+@dataclass(frozen=True)
+class PosyLoss:
+    """The loss constraint in posynomial form: ``E + A·N^-α + B·D^-β ≤ limit``.
+
+    Chinchilla-form laws give it directly; Kaplan's law after raising both sides to 1/α_D.
+    Fields may be arrays (a batch of scenarios of one structure).
+    """
+
+    E: Any
+    A: Any
+    alpha: Any
+    B: Any
+    beta: Any
+    limit: Any
+
+
+def allocation_constant(A, alpha, B, beta):
+    """``G = (αA/(βB))^(1/(α+β))`` of the compute-optimal allocation (Hoffmann et al. 2022,
+    arXiv 2203.15556, eq. 4): ``N_opt = G·(C/6)^(β/(α+β))``, ``D_opt = G⁻¹·(C/6)^(α/(α+β))``."""
+    return (alpha * A / (beta * B)) ** (1.0 / (alpha + beta))
+
+
+def compute_optimal_allocation(A, alpha, B, beta, flops):
+    """Compute-optimal ``(N, D)`` for a training budget of ``flops = 6·N·D`` (Hoffmann et al.
+    2022, eq. 4), inference ignored."""
+    G = allocation_constant(A, alpha, B, beta)
+    c6 = np.asarray(flops, dtype=float) / 6.0
+    return G * c6 ** (beta / (alpha + beta)), c6 ** (alpha / (alpha + beta)) / G
+
+
+def compute_optimal_tokens(A, alpha, B, beta, params):
+    """Tokens that make ``params`` compute-optimal (the inverse of ``N_opt(C)``)."""
+    G = allocation_constant(A, alpha, B, beta)
+    n = np.asarray(params, dtype=float)
+    return (n / G) ** ((alpha + beta) / beta) / n
+
+
+def compute_optimal_point(loss: PosyLoss):
+    """The compute-optimal ``(N, D)`` on the iso-loss curve of ``loss`` (inference ignored).
+
+    At the minimum of 6·N·D subject to ``A·N^-α + B·D^-β = limit − E`` the two reducible terms
+    split the margin as ``A·N^-α = β/(α+β)·margin`` (Lagrange conditions on the Chinchilla form).
+    Returns NaN where the margin is not positive.
+    """
+    margin = np.asarray(loss.limit, dtype=float) - loss.E
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x0 = loss.beta * margin / (loss.alpha + loss.beta)
+        n0 = np.where(margin > 0, (loss.A / np.where(margin > 0, x0, 1.0)) ** (1.0 / loss.alpha),
+                      np.nan)
+        d0 = np.where(margin > 0, (loss.B / np.where(margin > 0, margin - x0, 1.0))
+                      ** (1.0 / loss.beta), np.nan)
+    if np.ndim(n0) == 0:
+        return float(n0), float(d0)
+    return n0, d0

@@ -14,7 +14,7 @@ from dataclasses import replace
 import numpy as np
 
 from planner.errors import InputError
-from planner.laws import PosyLoss
+from planner.terms import PosyLoss
 
 PUBLISHED_SE = {"epoch2024": (0.03, 124.58, 1293.23, 0.02, 0.02)}
 

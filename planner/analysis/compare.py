@@ -39,7 +39,7 @@ from planner.units import format_count, parse_quantity
 def merge(base: dict, over: dict, budget: Optional[Budget] = None) -> dict:
     """``base`` with ``over`` merged in (nested dicts merge, None deletes, dotted keys set one
     field).  Neither input is modified."""
-    from planner.optimize.sweep import set_field
+    from planner.analysis.sweep import set_field
 
     out = dict(base)
     dotted = []
@@ -373,8 +373,8 @@ class Comparison:
 def compare(sources: Sequence[str | Path] | Sequence[tuple[str, Budget]],
             at: Optional[dict | str] = None, solver: Optional[str] = None) -> Comparison:
     """Optimise (or, with ``at``, cost a fixed model in) every scenario."""
+    from planner.analysis.sweep import optimize_many
     from planner.optimize import prepare
-    from planner.optimize.sweep import optimize_many
 
     named = (list(sources) if sources and isinstance(sources[0], tuple)
              else load_scenarios(sources))

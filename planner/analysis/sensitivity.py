@@ -113,9 +113,14 @@ def sensitivity(budget: Budget | str | dict, fraction: float = 0.2,
 
     ``problem`` and ``result`` (the prepared budget and its ``optimize`` result) save solving
     the base plan again."""
+    from planner.analysis.sweep import (
+        budget_data,
+        scale_demand,
+        set_field,
+        solve_problems,
+    )
     from planner.optimize import prepare, solve_candidates
     from planner.optimize.build import target_loss
-    from planner.optimize.sweep import budget_data, scale_demand, set_field, solve_problems
 
     if not 0 < fraction < 1:
         raise ValueError("fraction must be in (0, 1)")
@@ -126,7 +131,7 @@ def sensitivity(budget: Budget | str | dict, fraction: float = 0.2,
     name = "iso_loss" if name == "auto" else name
     if result is not None:
         from planner.optimize.scenario import Solution
-        from planner.plots import plan_candidate
+        from planner.render.figures import plan_candidate
 
         best = problem.candidates.index(plan_candidate(problem, result))
         base_sol = Solution(result.plan.params, result.plan.train_tokens,
@@ -241,8 +246,8 @@ def _short(exc: Exception) -> str:
 
 def _solve_all(problems: list, solver: str) -> list:
     """Per problem: the cheapest feasible Solution, or a message."""
+    from planner.analysis.sweep import solve_problems
     from planner.optimize import solve_candidates
-    from planner.optimize.sweep import solve_problems
 
     out: list = [None] * len(problems)
     if solver == "iso_loss":

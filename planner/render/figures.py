@@ -4,7 +4,7 @@ matplotlib), then drawings (``*_figure``: matplotlib's object API on the Agg can
 * lifetime cost vs N along the iso-loss curve, for several demands, minima marked;
 * the train-vs-inference cost frontier (non-dominated branch), plan and Chinchilla marked;
 * iso-loss contours in (N, D) with iso-FLOP lines and the optimum's path as demand grows;
-* a tornado chart of the plan's sensitivity (planner.sensitivity).
+* a tornado chart of the plan's sensitivity (planner.analysis.sensitivity).
 
 matplotlib is an optional extra (``pip install 'planner[plot]'``) imported inside the drawing
 functions.  ``save_figure`` writes PNG and SVG; the SVG is byte-stable between runs
@@ -36,8 +36,7 @@ def unit_label(unit: str) -> str:
 def _expand(sc, ndim_extra: int = 1):
     """The batch scenario with every array coefficient given trailing axes, so that a batch of
     K candidates broadcasts against a grid of P model sizes as (K, P)."""
-    from planner.laws import PosyLoss
-    from planner.optimize.terms import Constraint, CostItem, Term
+    from planner.terms import Constraint, CostItem, PosyLoss, Term
 
     def col(x):
         a = np.asarray(x)
@@ -120,8 +119,8 @@ def demand_study(budget, problem=None, result=None, multipliers=None,
                  progress=None) -> dict[str, Any]:
     """Plans at lifetime inference demand = base × multipliers (or, for a budget without
     demand, at multiples of the Chinchilla model's training tokens), batched."""
+    from planner.analysis.sweep import budget_data, optimize_many, set_field
     from planner.optimize import chinchilla_point, optimize, prepare
-    from planner.optimize.sweep import budget_data, optimize_many, set_field
 
     problem = problem or prepare(budget)
     data, marks, where = budget_data(budget)
