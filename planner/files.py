@@ -71,3 +71,36 @@ def atomic_write(path: PathLike, data: Union[str, bytes], inputs: Iterable[PathL
             except OSError:
                 pass
     return out
+
+
+def make_dir(path: PathLike, option: str = "output") -> Path:
+    """``mkdir -p`` with file-system errors (a file in the way, permission) as one-line
+    ``InputError``s naming the path."""
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{out}: {option}: cannot create the folder: "
+                         f"{exc.strerror or exc}") from None
+    return out
+
+
+def check_output_dir(path: PathLike, inputs: Iterable[PathLike] = (), force: bool = False,
+                     option: str = "--out") -> Path:
+    """Refuse an output folder that is a file, contains an input, or (without ``force``) is
+    not empty, so new files never mix silently with old ones."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: {option}: is a file, not a folder")
+    for src in inputs:
+        try:
+            if src is not None and out.is_dir() and Path(src).resolve().parent == out.resolve():
+                if not force:
+                    raise InputError(f"{out}: {option}: holds the input {Path(src).name}; "
+                                     "choose another folder")
+        except OSError:
+            pass
+    if not force and out.is_dir() and any(out.iterdir()):
+        raise InputError(f"{out}: {option}: exists and is not empty; pass --force to write "
+                         "into it, or choose a new folder")
+    return out

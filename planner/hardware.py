@@ -25,7 +25,9 @@ from planner.errors import InputError
 from planner.yaml_io import format_validation_error, read_yaml_file
 
 Precision = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"]
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(ge=1e-9, le=1e9, allow_inf_nan=False)]
+"""Every profile number (TFLOP/s, GB, GB/s, W, USD/hour, seconds) lies in [1e-9, 1e9]: a
+zero, subnormal or astronomically large field would make costs overflow or vanish."""
 Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 
 
@@ -197,8 +199,11 @@ def _raw_profile(name_or_path: str, base_dir: Path | None, seen: tuple = ()) -> 
         cand = Path(name_or_path)
         if not cand.is_absolute() and base_dir is not None:
             cand = base_dir / cand
-        if cand.suffix in (".yaml", ".yml") and cand.is_file():
-            path = cand
+        try:
+            if cand.suffix in (".yaml", ".yml") and cand.is_file():
+                path = cand
+        except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+            path = None
     if path is None:
         close = difflib.get_close_matches(name_or_path, list(files), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -206,9 +211,18 @@ def _raw_profile(name_or_path: str, base_dir: Path | None, seen: tuple = ()) -> 
                          f"{', '.join(sorted(files))}, or a path to a .yaml file")
     if str(path) in seen:
         raise InputError(f"{path}: extends: cycle through {' -> '.join(seen)}")
-    data, _ = read_yaml_file(path)
+    from planner.budget.limits import MAX_EXTENDS_DEPTH, check_numbers
+
+    if len(seen) >= MAX_EXTENDS_DEPTH:
+        raise InputError(f"{path}: extends: chain longer than {MAX_EXTENDS_DEPTH} profiles "
+                         f"(from {seen[0]}); refused")
+    data, marks = read_yaml_file(path)
     if not isinstance(data, dict):
-        raise InputError(f"{path}: a hardware profile is a mapping of keys")
+        raise InputError(f"{path}:1:1: a hardware profile is a mapping of keys")
+    check_numbers(data, marks, str(path))
+    if data.get("extends") is not None and not isinstance(data["extends"], str):
+        line, col = marks.get(("extends",), (1, 1))
+        raise InputError(f"{path}:{line}:{col}: extends: expected a profile name or path")
     data.setdefault("name", path.stem)
     if data.get("extends"):
         base = _raw_profile(str(data["extends"]), path.parent, seen + (str(path),))

@@ -22,13 +22,20 @@ def parse_quantity(value: object, *, what: str = "quantity") -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a number for {what}, got a boolean")
     if isinstance(value, (int, float)):
-        out = float(value)
+        try:
+            out = float(value)
+        except OverflowError:  # a 400-digit integer
+            raise ValueError(f"expected a number below 1e308 for {what}, got an integer of "
+                             f"{len(str(abs(value)))} digits") from None
     elif isinstance(value, str):
         match = _COUNT_RE.match(value)
         if not match:
             raise ValueError(
                 f"expected a number like 13B, 2T, 1.5e12 or 2_000_000 for {what}, got {value!r}"
             )
+        if len(value) > 64:
+            raise ValueError(f"expected a number like 13B, 2T or 1.5e12 for {what}, got "
+                             f"{len(value)} characters")
         out = float(match.group(1).replace("_", "")) * _COUNT_SUFFIX[match.group(2)]
     else:
         raise ValueError(f"expected a number for {what}, got {type(value).__name__}")

@@ -102,7 +102,7 @@ def test_bench_cpu_against_a_named_profile(tmp_path, small_cpu):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--backend", "tpu"], "--backend 'tpu'"),
+    (["--backend", "tpu"], "'--backend': 'tpu' is not one of 'auto', 'cuda', 'cpu'"),
     (["--seconds", "0"], "--seconds 0"),
     (["--seconds", "nan"], "--seconds nan"),
     (["--device", "-1"], "--device -1"),

@@ -111,11 +111,11 @@ def test_cli_report_prints_plan_alternatives_and_paths(tmp_path):
     assert (out / "figures" / "tornado.png").exists()
     assert not (out / "figures" / "tornado.svg").exists()
     r = runner.invoke(app, ["report", str(ROOT / "examples" / "chinchilla-flops.yaml"), "-o",
-                            str(out), "--formats", "none", "--json"])
+                            str(out), "--formats", "none", "--json", "--force"])
     doc = json.loads(r.stdout)
     assert doc["report"] == str(out / "report.md") and doc["figures"] == []
     assert doc["result"]["plan"]["params"] == pytest.approx(
         optimize(ROOT / "examples" / "chinchilla-flops.yaml").plan.params, rel=1e-12)
     r = runner.invoke(app, ["report", str(ROOT / "examples" / "chinchilla-flops.yaml"), "-o",
-                            str(out), "--formats", "gif"])
+                            str(out), "--formats", "gif", "--force"])
     assert r.exit_code == 2 and "--formats" in r.stderr

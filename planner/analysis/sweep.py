@@ -101,8 +101,11 @@ def parse_vary(spec: str) -> Axis:
         if n < 1 or (n == 1 and start != stop):
             raise InputError(f"--vary {fld}: need at least 2 points between different ends, "
                              f"got {n}")
-        if n > 10_000_000:
-            raise InputError(f"--vary {fld}: {n} points is too many")
+        from planner.budget.limits import MAX_SWEEP_AXIS
+
+        if n > MAX_SWEEP_AXIS:
+            raise InputError(f"--vary {fld}: {n:,} points; at most {MAX_SWEEP_AXIS:,} on one "
+                             "axis (docs/robustness.md)")
         if scale == "log":
             if start <= 0 or stop <= 0:
                 raise InputError(f"--vary {fld}: a log grid needs positive ends (got {start:g} "
@@ -115,6 +118,10 @@ def parse_vary(spec: str) -> Axis:
         return Axis(fld, tuple(values), scale)
     if scale != "log" or grid.startswith(("log:", "lin:")):
         raise InputError(f"--vary {fld}: '{scale}:' goes with a start:stop:n grid")
+    from planner.budget.limits import MAX_SWEEP_AXIS
+
+    if grid.count(",") >= MAX_SWEEP_AXIS:
+        raise InputError(f"--vary {fld}: more than {MAX_SWEEP_AXIS:,} values in one list")
     values = []
     for item in grid.split(","):
         item = item.strip()
@@ -133,6 +140,13 @@ def grid_points(axes: Sequence[Axis]) -> list[dict[str, Any]]:
     if len(set(fields)) != len(fields):
         dup = next(f for f in fields if fields.count(f) > 1)
         raise InputError(f"--vary {dup}: given twice")
+    from planner.budget.limits import MAX_SWEEP_POINTS
+
+    total = math.prod(len(a.values) for a in axes)
+    if total > MAX_SWEEP_POINTS:
+        raise InputError(f"--vary: the grid has {total:,} points "
+                         f"({' × '.join(str(len(a.values)) for a in axes)}); at most "
+                         f"{MAX_SWEEP_POINTS:,} (docs/robustness.md)")
     return [dict(zip(fields, combo)) for combo in itertools.product(*[a.values for a in axes])]
 
 
@@ -473,7 +487,9 @@ class SweepResult:
             w.writerow({k: _csv_value(v) for k, v in r.items()})
         text = buf.getvalue()
         if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
+            from planner.files import atomic_write
+
+            atomic_write(path, text, option="--csv")
         return text
 
     def column(self, key: str) -> np.ndarray:

@@ -230,9 +230,11 @@ def write_profile(data: dict, path: str | Path) -> HardwareProfile:
                                  allow_unicode=True)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
     except OSError as exc:
         raise InputError(f"--write {path}: {exc.strerror or exc}") from None
+    from planner.files import atomic_write
+
+    atomic_write(path, text, option="--write")
     back, marks = read_yaml_file(path)
     back.setdefault("name", path.stem)
     return profile_from_data(back, str(path), path.parent, marks)

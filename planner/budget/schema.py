@@ -23,6 +23,16 @@ from pydantic import (
     model_validator,
 )
 
+from planner.budget.limits import (
+    KAPLAN_EXPONENT_RATIO,
+    LAW_BOUNDS,
+    MAX_BOOTSTRAP,
+    MAX_COUNT,
+    MAX_FLOPS,
+    MAX_LOSS_NATS,
+    MAX_SEED,
+    check_numbers,
+)
 from planner.errors import InputError
 from planner.units import parse_quantity
 from planner.yaml_io import Marks, format_validation_error, read_yaml, read_yaml_file
@@ -47,10 +57,11 @@ def _finite(value: Any) -> Any:
     return value
 
 
-Quantity = Annotated[float, BeforeValidator(_quantity), Field(gt=0)]
-"""A positive count: 13B, 2T, 1.5e12."""
-NonNegQuantity = Annotated[float, BeforeValidator(_quantity), Field(ge=0)]
-PositiveFloat = Annotated[float, BeforeValidator(_finite), Field(gt=0, allow_inf_nan=False)]
+Quantity = Annotated[float, BeforeValidator(_quantity), Field(gt=0, le=MAX_FLOPS)]
+"""A positive count: 13B, 2T, 1.5e12 (at most 1e32, planner.budget.limits)."""
+NonNegQuantity = Annotated[float, BeforeValidator(_quantity), Field(ge=0, le=MAX_COUNT)]
+PositiveFloat = Annotated[float, BeforeValidator(_finite),
+                          Field(gt=0, le=MAX_FLOPS, allow_inf_nan=False)]
 Fraction = Annotated[float, BeforeValidator(_finite), Field(gt=0, le=1, allow_inf_nan=False)]
 
 
@@ -77,11 +88,16 @@ class PresetLaw(StrictModel):
 class InlineChinchillaLaw(StrictModel):
     """Inline Chinchilla-form constants: ``L = E + A·N^-alpha + B·D^-beta``."""
 
-    E: Annotated[float, BeforeValidator(_finite), Field(ge=0, allow_inf_nan=False)]
-    A: PositiveFloat
-    B: PositiveFloat
-    alpha: PositiveFloat
-    beta: PositiveFloat
+    E: Annotated[float, BeforeValidator(_finite), Field(ge=LAW_BOUNDS["E"][0],
+                                                        le=LAW_BOUNDS["E"][1])]
+    A: Annotated[float, BeforeValidator(_finite), Field(ge=LAW_BOUNDS["A"][0],
+                                                        le=LAW_BOUNDS["A"][1])]
+    B: Annotated[float, BeforeValidator(_finite), Field(ge=LAW_BOUNDS["B"][0],
+                                                        le=LAW_BOUNDS["B"][1])]
+    alpha: Annotated[float, BeforeValidator(_finite), Field(ge=LAW_BOUNDS["alpha"][0],
+                                                            le=LAW_BOUNDS["alpha"][1])]
+    beta: Annotated[float, BeforeValidator(_finite), Field(ge=LAW_BOUNDS["beta"][0],
+                                                           le=LAW_BOUNDS["beta"][1])]
     name: str = "inline"
     source: str = "user-supplied"
 
@@ -90,11 +106,23 @@ class InlineKaplanLaw(StrictModel):
     """Inline Kaplan constants: ``L = [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D``."""
 
     form: Literal["kaplan"]
-    alpha_N: PositiveFloat = 0.076
-    alpha_D: PositiveFloat = 0.103
-    N_c: Quantity = 6.4e13
-    D_c: Quantity = 1.8e13
+    alpha_N: Annotated[float, BeforeValidator(_finite), Field(
+        ge=LAW_BOUNDS["alpha_N"][0], le=LAW_BOUNDS["alpha_N"][1])] = 0.076
+    alpha_D: Annotated[float, BeforeValidator(_finite), Field(
+        ge=LAW_BOUNDS["alpha_D"][0], le=LAW_BOUNDS["alpha_D"][1])] = 0.103
+    N_c: Annotated[float, BeforeValidator(_quantity), Field(
+        ge=LAW_BOUNDS["N_c"][0], le=LAW_BOUNDS["N_c"][1])] = 6.4e13
+    D_c: Annotated[float, BeforeValidator(_quantity), Field(
+        ge=LAW_BOUNDS["D_c"][0], le=LAW_BOUNDS["D_c"][1])] = 1.8e13
     name: str = "inline-kaplan"
+
+    @model_validator(mode="after")
+    def _ratio(self) -> "InlineKaplanLaw":
+        lo, hi = KAPLAN_EXPONENT_RATIO
+        if not lo <= self.alpha_N / self.alpha_D <= hi:
+            raise ValueError(f"alpha_N/alpha_D = {self.alpha_N / self.alpha_D:.3g} is outside "
+                             f"[{lo:g}, {hi:g}] (0.74 in Kaplan et al. 2020)")
+        return self
 
 
 class LawFile(StrictModel):
@@ -146,7 +174,8 @@ class MatchTarget(StrictModel):
 
 
 class Target(StrictModel):
-    loss: Optional[PositiveFloat] = None
+    loss: Optional[Annotated[float, BeforeValidator(_finite),
+                             Field(gt=0, le=MAX_LOSS_NATS)]] = None
     match: Optional[MatchTarget] = None
 
     @model_validator(mode="after")
@@ -224,6 +253,11 @@ class Inference(StrictModel):
     def total_tokens(self) -> float:
         return self.input_tokens + self.output_tokens
 
+    @property
+    def by_request(self) -> bool:
+        """True when demand is requests with a shape (latency SLOs need it)."""
+        return self.tokens is None and self.tokens_per_request is not None
+
 
 HardwareRef = Union[str, dict]
 """A profile name (``h100-sxm``), a YAML file path, or inline fields (may ``extends:``)."""
@@ -240,6 +274,15 @@ class TrainSpec(StrictModel):
     seq_len: Annotated[int, Field(gt=0)] = 4096
     deadline_days: Optional[PositiveFloat] = None
     max_train_usd: Optional[PositiveFloat] = None
+
+    @model_validator(mode="after")
+    def _gpus(self) -> "TrainSpec":
+        if self.gpus is not None and self.max_gpus is not None and self.gpus > self.max_gpus:
+            raise ValueError(f"@gpus: {self.gpus} exceeds train.max_gpus {self.max_gpus}")
+        if self.deadline_days is not None and self.gpus is None and self.max_gpus is None:
+            raise ValueError("@deadline_days: needs train.gpus or train.max_gpus to turn "
+                             "GPU-time into days")
+        return self
 
 
 class SpeculativeSpec(StrictModel):
@@ -331,8 +374,8 @@ class DataSpec(StrictModel):
 class UncertaintySpec(StrictModel):
     """Propagate the law's uncertainty (bootstrap samples of a fitted law) into the plan."""
 
-    samples: Annotated[int, Field(gt=0, le=100_000)] = 1000
-    seed: int = 0
+    samples: Annotated[int, Field(gt=0, le=MAX_BOOTSTRAP)] = 1000
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
 
 
 def _uncertainty(v: Any) -> Any:
@@ -361,6 +404,25 @@ class Budget(StrictModel):
     data: Optional[DataSpec] = None
     uncertainty: Annotated[Optional[UncertaintySpec], BeforeValidator(_uncertainty)] = None
 
+    @model_validator(mode="after")
+    def _cross(self) -> "Budget":
+        """Checks across blocks that need no law file, profile or solver."""
+        serve = self.serve
+        if serve is None:
+            return self
+        if not self.inference.by_request:
+            for fld in ("max_time_per_output_token_ms", "max_time_to_first_token_ms"):
+                if getattr(serve, fld) is not None:
+                    raise ValueError(f"@serve.{fld}: needs inference demand as requests with "
+                                     "tokens_per_request")
+        if serve.quantization_penalty != "none" and serve.weight_bits != 16:
+            form = _law_form(self.law)
+            if form not in (None, "chinchilla"):
+                raise ValueError(f"@serve.quantization_penalty: the {form} law cannot take an "
+                                 "additive loss penalty; use quantization_penalty: none or a "
+                                 "Chinchilla-form law")
+        return self
+
     _source: Optional[str] = PrivateAttr(default=None)
     _marks: Optional[Marks] = PrivateAttr(default=None)  # default_factory costs ~40 µs
 
@@ -387,11 +449,31 @@ class Budget(StrictModel):
         return f"{name}:{line}:{col}" if line else name
 
 
+def _law_form(spec: Any) -> Optional[str]:
+    """The form of a budget's law when known without reading files (None for law files)."""
+    if isinstance(spec, InlineKaplanLaw):
+        return "kaplan"
+    if isinstance(spec, InlineChinchillaLaw):
+        return "chinchilla"
+    if isinstance(spec, PresetLaw):
+        from planner.laws import ALL_PRESETS
+
+        law = ALL_PRESETS.get(spec.preset)
+        return None if law is None else law.form
+    return None
+
+
 def budget_from_data(data: Any, marks: Marks | None = None, where: str = "<budget>") -> Budget:
-    """Validate a parsed budget (dict) into a ``Budget``; ``InputError`` on anything wrong."""
+    """Validate a parsed budget (dict) into a ``Budget``; ``InputError`` on anything wrong.
+
+    Numbers beyond ``planner.budget.limits.MAX_ABS_NUMBER`` are refused first, so nothing
+    overflows while validating."""
     marks = marks or {}
     if not isinstance(data, dict):
-        raise InputError(f"{where}: a budget is a mapping of keys (schema_version, law, ...)")
+        line, col = marks.get((), (1, 1))
+        raise InputError(f"{where}:{line}:{col}: (top level): a budget is a mapping of keys "
+                         f"(schema_version, law, ...), got {_kind(data)}")
+    check_numbers(data, marks, where)
     if "schema_version" not in data:
         raise InputError(f"{where}:1:1: schema_version: required key is missing (use 1)")
     if data.get("schema_version") != SCHEMA_VERSION:
@@ -407,6 +489,14 @@ def budget_from_data(data: Any, marks: Marks | None = None, where: str = "<budge
     return budget
 
 
+def _kind(data: Any) -> str:
+    if isinstance(data, list):
+        return "a list"
+    if data is None:
+        return "nothing"
+    return f"a {type(data).__name__} value"
+
+
 def _format(exc: ValidationError, marks: Marks, where: str) -> str:
     # drop discriminator tags from locations so messages read like the YAML
     errs = exc.errors(include_url=False)
@@ -418,6 +508,11 @@ def _format(exc: ValidationError, marks: Marks, where: str) -> str:
                 e = dict(e)
                 e["loc"] = tuple(p for p in e["loc"] if p not in LAW_TAGS
                                  and not (isinstance(p, str) and p.startswith("function-")))
+                msg = e.get("msg", "")
+                if msg.startswith("Value error, @"):  # a cross-field check names its field
+                    sub, _, rest = msg[len("Value error, @"):].partition(": ")
+                    e["loc"] = e["loc"] + tuple(sub.split("."))
+                    e["msg"] = rest
                 out.append(e)
             return out
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from enum import Enum
 
 import typer
 from rich.console import Console
 
-from planner.errors import EXIT_INPUT, EXIT_UNEXPECTED, PlannerError
+from planner.errors import EXIT_INPUT, EXIT_SOLVER, EXIT_UNEXPECTED, PlannerError
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok, 1 unexpected error, 2 invalid input, 3 infeasible, 4 solver failure, "
@@ -33,6 +34,7 @@ err = Console(stderr=True, highlight=False)
 
 def fail(message: str, code: int) -> "typer.Exit":
     """Print one line to stderr and return the Exit to raise."""
+    message = " ".join(str(message).split())  # one line, whatever the message held
     err.print(f"error: {message}", markup=False, soft_wrap=True)
     return typer.Exit(code)
 
@@ -50,6 +52,13 @@ def guarded(fn):
             raise fail(str(exc), exc.exit_code) from None
         except KeyboardInterrupt:
             raise fail("interrupted", EXIT_UNEXPECTED) from None
+        except (OverflowError, ZeroDivisionError, FloatingPointError) as exc:
+            if os.environ.get("PLANNER_DEBUG"):
+                raise
+            # arithmetic beyond floating point that the input bounds did not foresee: a
+            # solver-side failure with its reason, not a crash (exit 4)
+            raise fail(f"numerical failure ({type(exc).__name__}: {exc}); no plan is printed",
+                       EXIT_SOLVER) from None
         except Exception as exc:  # noqa: BLE001 - last line of defence
             if os.environ.get("PLANNER_DEBUG"):
                 raise
@@ -59,11 +68,84 @@ def guarded(fn):
     return wrapper
 
 
-def main() -> None:  # console-script entry point
+class SolverChoice(str, Enum):
+    """``--solver`` values (``--help`` lists them; anything else exits 2)."""
+
+    iso_loss = "iso_loss"
+    gp = "gp"
+
+
+class BackendChoice(str, Enum):
+    """``planner bench --backend`` values."""
+
+    auto = "auto"
+    cuda = "cuda"
+    cpu = "cpu"
+
+
+class LawFormChoice(str, Enum):
+    """``planner fit --law`` values."""
+
+    chinchilla = "chinchilla"
+    kaplan = "kaplan"
+    data_constrained = "data-constrained"
+
+
+class FormatsChoice(str, Enum):
+    """``planner report --formats`` values."""
+
+    png_svg = "png,svg"
+    svg_png = "svg,png"
+    png = "png"
+    svg = "svg"
+    none = "none"
+
+
+def value_of(choice):
+    """The plain string of an Enum option (None stays None)."""
+    return None if choice is None else getattr(choice, "value", choice)
+
+
+# typer vendors click: reach its exception classes through the public BadParameter
+_UsageError = typer.BadParameter.__mro__[1]
+_ClickException = _UsageError.__mro__[1]
+_click_show = _UsageError.show
+
+
+def _show_one_line(self, file=None) -> None:
+    """Option errors (unknown option, value outside a choice, count out of range) as one line
+    on stderr, like every other input error; exit 2 as click does."""
+    if type(self).__name__ == "NoArgsIsHelpError":
+        return _click_show(self, file)
+    cmd = self.ctx.command_path if getattr(self, "ctx", None) is not None else "planner"
+    message = " ".join(self.format_message().split()).replace("Value error, ", "")
+    print(f"error: {message} (see {cmd} --help)", file=file or sys.stderr)
+
+
+_UsageError.show = _show_one_line
+
+
+def run_cli(argv: list[str] | None = None) -> int:
+    """Run the command line on ``argv`` and return the exit code (no ``SystemExit``).
+
+    Option errors (an unknown option, a value outside a choice, a count below its minimum)
+    are one line, exit 2, like every other input error."""
     try:
-        app()
-    except SystemExit:
-        raise
+        rv = app(args=argv, standalone_mode=False, prog_name="planner")
+    except _UsageError as exc:
+        exc.show()
+        return EXIT_INPUT
+    except typer.Abort:
+        err.print("error: aborted", markup=False)
+        return EXIT_UNEXPECTED
+    except _ClickException as exc:
+        err.print(f"error: {' '.join(exc.format_message().split())}", markup=False)
+        return exc.exit_code
     except Exception as exc:  # noqa: BLE001
-        err.print(f"error: {exc}", markup=False)
-        sys.exit(EXIT_INPUT)
+        err.print(f"error: {' '.join(str(exc).split())}", markup=False)
+        return EXIT_INPUT
+    return rv if isinstance(rv, int) else 0
+
+
+def main() -> None:  # console-script entry point
+    sys.exit(run_cli())

@@ -14,7 +14,7 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from planner.cli.app import app, err, guarded, out
+from planner.cli.app import BackendChoice, app, err, guarded, out, value_of
 from planner.errors import InputError, NoGPUError
 
 DEFAULT_SECONDS = {"cuda": 45.0, "cpu": 10.0}
@@ -148,8 +148,9 @@ def _progress_runner(kind: str, run, quiet: bool):
 @app.command("bench")
 @guarded
 def bench(
-    backend: str = typer.Option("auto", "--backend",
-                                help="cuda, cpu, or auto (cuda when a GPU is usable, else cpu)."),
+    backend: BackendChoice = typer.Option(BackendChoice.auto, "--backend", case_sensitive=False,
+                                          help="cuda, cpu, or auto (cuda when a GPU is usable, "
+                                               "else cpu)."),
     device: int = typer.Option(0, "--device", help="CUDA device index (as torch numbers them)."),
     seconds: Optional[float] = typer.Option(
         None, "--seconds", help="Time budget for the measurements (default 45 on a GPU, 10 on "
@@ -161,13 +162,14 @@ def bench(
         None, "--profile", help="Profile to compare with and extend (default: the one matching "
         "the GPU)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --write file."),
 ) -> None:
     """Measure matmul TFLOP/s per precision and memory bandwidth; compare with the spec;
     optionally write a calibrated profile.  Exit 5 when --backend cuda finds no GPU."""
     from planner.bench import calibrate
     from planner.hardware import load_profile
 
-    backend = backend.lower()
+    backend = value_of(backend).lower()
     if backend not in ("cuda", "cpu", "auto"):
         raise InputError(f"--backend {backend!r}: choose cuda, cpu or auto")
     if seconds is not None and not (math.isfinite(seconds) and 0 < seconds <= 3600):
@@ -176,6 +178,11 @@ def bench(
         raise InputError(f"--device {device}: a device index is 0 or more")
     if write is not None and write.suffix not in (".yaml", ".yml"):
         raise InputError(f"--write {write}: a profile file must end in .yaml or .yml")
+    if write is not None:  # before measuring: never the base profile, never replaced silently
+        from planner.files import check_output_path
+
+        check_output_path(write, [profile] if profile and profile.endswith((".yaml", ".yml"))
+                          else [], force=force, option="--write")
     base = load_profile(profile) if profile else None  # unknown names fail before measuring
 
     if backend in ("cuda", "auto"):

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from planner.cli.app import app, guarded, out
+from planner.cli.app import SolverChoice, app, guarded, out, value_of
 
 BudgetArg = typer.Argument(..., help="Budget YAML file (schema_version: 1).", show_default=False)
 
@@ -19,8 +19,9 @@ BudgetArg = typer.Argument(..., help="Budget YAML file (schema_version: 1).", sh
 def optimize(
     budget: Path = BudgetArg,
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
-    solver: Optional[str] = typer.Option(
-        None, "--solver", help="iso_loss (fast 1-D, default) or gp (cvxpy geometric program)."),
+    solver: Optional[SolverChoice] = typer.Option(
+        None, "--solver", case_sensitive=False,
+        help="iso_loss (fast 1-D, default) or gp (cvxpy geometric program)."),
     check: bool = typer.Option(False, "--check", help="Also run the other solver and report "
                                "the relative difference."),
     uncertainty: bool = typer.Option(False, "--uncertainty", help="Spread of the optimum over "
@@ -30,9 +31,11 @@ def optimize(
     """Find the parameters N and training tokens D that minimise lifetime cost at the target
     loss, beside the Chinchilla-optimal model of the same loss."""
     from planner.optimize import optimize as run
+    from planner.optimize.checks import check_plan
     from planner.render.terminal import render_plan, to_json
 
-    result = run(budget, solver=solver, check=check, uncertainty=uncertainty or None)
+    result = run(budget, solver=value_of(solver), check=check, uncertainty=uncertainty or None)
+    check_plan(result)  # exit 4 with the reason rather than a non-finite or wrong plan
     if as_json:
         print(to_json(result))
     else:
@@ -42,13 +45,23 @@ def optimize(
 @app.command()
 @guarded
 def validate(budget: Path = BudgetArg) -> None:
-    """Check a budget file: schema, law, target (exit 0 when valid, 2 or 3 otherwise)."""
-    from planner.budget import load_budget
-    from planner.optimize import prepare
+    """Check a budget file: schema, cross-field rules, law, target, hardware profiles (exit 0
+    when valid, 2 or 3 otherwise).  No solver is set up."""
+    from planner.budget import ServeSpec, TrainSpec, load_budget
+    from planner.optimize.build import penalty_law, resolve_law, target_loss
 
-    problem = prepare(load_budget(budget))
-    out.print(f"{budget}: valid (law {problem.law.name}, target loss "
-              f"{problem.target_loss:.4f} nats/token)")
+    b = load_budget(budget)
+    law = resolve_law(b)
+    if law.form == "data-constrained" and b.data is not None:
+        law = law.with_unique_tokens(b.data.unique_tokens)
+    loss = target_loss(b, law)
+    if b.uses_hardware:
+        from planner.costs.model import resolve_hardware
+
+        resolve_hardware((b.train or TrainSpec()).hardware, b, "train")
+        resolve_hardware((b.serve or ServeSpec()).hardware, b, "serve")
+        penalty_law(b, law)  # needs the law's form when the law is a file
+    out.print(f"{budget}: valid (law {law.name}, target loss {loss:.4f} nats/token)")
 
 
 @app.command()

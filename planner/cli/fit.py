@@ -8,41 +8,62 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from planner.cli.app import app, err, guarded, out
+from planner.cli.app import LawFormChoice, app, err, guarded, out, value_of
 
 
 @app.command()
 @guarded
 def fit(
     runs: Path = typer.Argument(..., help="CSV of runs: params, tokens, loss (one row a run)."),
-    law: str = typer.Option("chinchilla", "--law",
-                            help="chinchilla, kaplan, or data-constrained (needs a "
-                                 "unique_tokens column)."),
+    law: LawFormChoice = typer.Option(LawFormChoice.chinchilla, "--law", case_sensitive=False,
+                                      help="chinchilla, kaplan, or data-constrained (needs a "
+                                           "unique_tokens column)."),
     columns: Optional[str] = typer.Option(None, "--columns",
                                           help="Map columns: params=N,tokens=D,loss=L "
                                                "(also weight=, name=, unique_tokens=)."),
     exclude: Optional[str] = typer.Option(None, "--exclude",
                                           help="Skip rows where this column is 1/true."),
-    bootstrap: int = typer.Option(0, "--bootstrap", min=0, help="Bootstrap resamples."),
+    bootstrap: int = typer.Option(0, "--bootstrap", min=0, help="Bootstrap resamples (at most "
+                                  "100,000)."),
     holdout: Optional[str] = typer.Option(None, "--holdout",
                                           help="largest:K (fit small, predict the K largest "
                                                "sizes) or kfold:K."),
-    seed: int = typer.Option(0, "--seed", help="Seed of resampling and folds."),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1,
+                             help="Seed of resampling and folds (0 to 2^32-1)."),
     starts: int = typer.Option(64, "--starts", min=1,
-                               help="Best grid initialisations refined by L-BFGS-B."),
+                               help="Best grid initialisations refined by L-BFGS-B (at most "
+                                    "10,000)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output",
                                           help="Write the fitted law (YAML) for budgets: "
                                                "law: {file: ...}."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Diagnostics figure (PNG/SVG)."),
+    force: bool = typer.Option(False, "--force", help="Replace existing output files."),
 ) -> None:
     """Fit the Chinchilla (or Kaplan, or data-constrained) form with the Huber loss of log residuals, with
     bootstrap uncertainty and held-out validation."""
+    from planner.budget.limits import MAX_BOOTSTRAP, MAX_FIT_STARTS, check_count
+    from planner.errors import InputError
+    from planner.files import check_output_path
     from planner.fit.law_fit import fit_law
     from planner.fit.runs import read_runs
     from planner.render.terminal import to_json
 
+    law = value_of(law)
+    check_count(starts, MAX_FIT_STARTS, "--starts", "starts")
+    check_count(bootstrap, MAX_BOOTSTRAP, "--bootstrap", "resamples")
+    # outputs are checked before any work: never an input, never replaced without --force
+    if output is not None:
+        check_output_path(output, [runs], force=force, option="--output")
+    if plot is not None:
+        if plot.suffix.lower() not in (".png", ".svg"):
+            raise InputError(f"{plot}: --plot: a figure file ends in .png or .svg")
+        check_output_path(plot, [runs] + ([output] if output else []), force=force,
+                          option="--plot")
     data = read_runs(runs, columns, exclude)
+    from planner.budget.limits import check_runs
+
+    check_runs(data)
     if bootstrap and not as_json:
         from rich.progress import Progress
 
@@ -54,14 +75,20 @@ def fit(
     else:
         result = fit_law(data, law, starts=starts, bootstrap=bootstrap, seed=seed,
                          holdout=holdout, name=output.stem if output else "fitted")
-    if output is not None:
-        from planner.laws.io import save_law_file
-
-        save_law_file(result, output)
-    if plot is not None:
+    plot_existed = plot is not None and plot.exists()
+    if plot is not None:  # the figure first: a failing plot leaves no law file behind
         from planner.render.fit_figures import fit_figure
 
         fit_figure(result, data, plot)
+    if output is not None:
+        from planner.laws.io import save_law_file
+
+        try:
+            save_law_file(result, output)
+        except Exception:
+            if plot is not None and not plot_existed:
+                plot.unlink(missing_ok=True)
+            raise
     if as_json:
         print(to_json(result.to_dict()))
         return

@@ -8,9 +8,9 @@ from typing import Iterator, List, Optional
 
 import typer
 
-from planner.cli.app import app, err, guarded, out
+from planner.cli.app import FormatsChoice, SolverChoice, app, err, guarded, out, value_of
 
-SolverOpt = typer.Option(None, "--solver", help="iso_loss (fast 1-D, batched; default) or gp "
+SolverOpt = typer.Option(None, "--solver", case_sensitive=False, help="iso_loss (fast 1-D, batched; default) or gp "
                          "(cvxpy geometric program, one point at a time).")
 
 
@@ -52,18 +52,23 @@ def sweep(
     csv_path: Optional[Path] = typer.Option(None, "--csv", help="Write every point as CSV."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout: "
                                  "{points: [{inputs, plan, ...}]}."),
-    rows: int = typer.Option(20, "--rows", min=2, help="Points shown in the terminal table "
-                             "(evenly spaced)."),
-    solver: Optional[str] = SolverOpt,
+    rows: int = typer.Option(20, "--rows", min=2, max=100_000, help="Points shown in the "
+                             "terminal table (evenly spaced)."),
+    solver: Optional[SolverChoice] = SolverOpt,
+    force: bool = typer.Option(False, "--force", help="Replace an existing --csv file."),
 ) -> None:
     """Plan every point of a grid over budget fields, batched through the 1-D solver."""
     from planner.analysis.sweep import parse_vary
     from planner.analysis.sweep import sweep as run
     from planner.render.terminal import sweep_table, to_json
 
+    from planner.files import check_output_path
+
+    if csv_path is not None:  # before any work: never the budget, never replaced silently
+        check_output_path(csv_path, [budget], force=force, option="--csv")
     axes = [parse_vary(v) for v in vary]
     with _progress() as progress:
-        result = run(budget, axes, solver=solver, progress=progress)
+        result = run(budget, axes, solver=value_of(solver), progress=progress)
     if csv_path is not None:
         result.to_csv(csv_path)
     if as_json:
@@ -93,13 +98,13 @@ def compare(
         "e.g. params=13B,tokens=260B (give one of them to take the other from the iso-loss "
         "curve)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
-    solver: Optional[str] = SolverOpt,
+    solver: Optional[SolverChoice] = SolverOpt,
 ) -> None:
     """Plans of several scenarios side by side, differences highlighted."""
     from planner.analysis.compare import compare as run
     from planner.render.terminal import compare_table, to_json
 
-    result = run(budgets, at=at, solver=solver)
+    result = run(budgets, at=at, solver=value_of(solver))
     if as_json:
         print(to_json(result))
         return
@@ -122,12 +127,15 @@ def report(
                                  "report.md, report.html and figures/ into."),
     fraction: float = typer.Option(0.2, "--fraction", min=0.001, max=0.9,
                                    help="Sensitivity perturbation (0.2: ±20%)."),
-    formats: str = typer.Option("png,svg", "--formats", help="Figure formats: png,svg, one "
-                                "of them, or 'none'."),
+    formats: FormatsChoice = typer.Option(FormatsChoice.png_svg, "--formats",
+                                          case_sensitive=False, help="Figure formats: png,svg, "
+                                          "one of them, or 'none'."),
     no_html: bool = typer.Option(False, "--no-html", help="Markdown only."),
     as_json: bool = typer.Option(False, "--json", help="Print the written paths and the plan "
                                  "as JSON."),
-    solver: Optional[str] = SolverOpt,
+    solver: Optional[SolverChoice] = SolverOpt,
+    force: bool = typer.Option(False, "--force", help="Write into an existing, non-empty "
+                               "folder (replacing report files there)."),
 ) -> None:
     """Write a planning review (Markdown + HTML + figures): plan, cost breakdown, constraints,
     alternatives, sensitivity, assumptions with sources, warnings."""
@@ -135,7 +143,10 @@ def report(
     from planner.render.review import report as run
     from planner.render.terminal import alternatives_table, plan_table, to_json
 
-    fmts = tuple(f.strip().lower() for f in formats.split(",") if f.strip())
+    from planner.files import check_output_dir
+
+    check_output_dir(out_dir, [budget], force=force, option="--out")  # before any work
+    fmts = tuple(f.strip().lower() for f in value_of(formats).split(",") if f.strip())
     if fmts == ("none",):
         fmts = ()
     for f in fmts:
@@ -143,7 +154,7 @@ def report(
             raise InputError(f"--formats: unknown format {f!r}; use png, svg or none")
     with _progress() as progress:
         files = run(budget, out_dir, fraction=fraction, formats=fmts, html_too=not no_html,
-                    solver=solver, progress=progress)
+                    solver=value_of(solver), progress=progress)
     if as_json:
         print(to_json({"report": str(files.markdown),
                        "html": str(files.html) if files.html else None,

@@ -46,13 +46,18 @@ def save_law_file(fit, path: str | Path) -> None:
         "bootstrap_samples": [] if fit.samples is None else [
             [float(x) for x in row] for row in fit.samples],
     }
-    Path(path).write_text(yaml.safe_dump(doc, sort_keys=False, width=100), encoding="utf-8")
+    from planner.files import atomic_write
+
+    atomic_write(path, yaml.safe_dump(doc, sort_keys=False, width=100), option="--output")
 
 
 def load_law_file(path: str | Path):
     """A law from a law file; ``InputError`` naming the file and field otherwise."""
     p = Path(path)
     data, marks = read_yaml_file(p)
+    from planner.budget.limits import check_law_file_data  # shapes and bounds first
+
+    check_law_file_data(data, marks, str(p))
     if not isinstance(data, dict) or "constants" not in data or "form" not in data:
         raise InputError(f"{p}: not a law file (needs 'form' and 'constants'; write one with "
                          "planner fit -o)")

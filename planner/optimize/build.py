@@ -162,15 +162,9 @@ def hardware_constraints(budget: Budget, cm) -> tuple[Constraint, ...]:
     out = [Constraint("memory_fit", cm.memory, cm.memory_limit_bytes,
                       f"weights + KV cache ≤ {cm.config.gpus_per_replica} × "
                       f"{cm.serve_hw.hbm_gb:g} GB × (1 − headroom) per replica")]
-    t = cm.train
-    if t.gpus is not None and t.max_gpus is not None and t.gpus > t.max_gpus:
-        raise InputError(f"{budget.where('train', 'gpus')}: train.gpus: {t.gpus} exceeds "
-                         f"train.max_gpus {t.max_gpus}")
+    t = cm.train  # gpus ≤ max_gpus and deadline ⇒ gpus: checked by the budget's validators
     if t.deadline_days is not None:
         gpus = t.gpus or t.max_gpus
-        if gpus is None:
-            raise InputError(f"{budget.where('train', 'deadline_days')}: train.deadline_days: "
-                             "needs train.gpus or train.max_gpus to turn GPU-time into days")
         wall = cm.total_in("gpu_s", ("train", "draft_train")).scaled(1.0 / gpus)
         out.append(Constraint("deadline_days", CostItem("train_seconds", wall.alternatives,
                                                         "seconds"),
@@ -189,11 +183,8 @@ def hardware_constraints(budget: Budget, cm) -> tuple[Constraint, ...]:
             ("max_time_to_first_token_ms", "time_to_first_token_s",
              "max_time_to_first_token", "time to first token")):
         limit_ms = getattr(cm.serve, field)
-        if limit_ms is None:
+        if limit_ms is None:  # request-shaped demand: checked by the budget's validators
             continue
-        if latency not in cm.latency:
-            raise InputError(f"{budget.where('serve', field)}: serve.{field}: needs inference "
-                             "demand as requests with tokens_per_request")
         out.append(Constraint(name, cm.latency[latency], limit_ms / 1000.0,
                               f"{label} ≤ {limit_ms:g} ms"))
     return tuple(out)

@@ -475,20 +475,29 @@ def save_figure(fig, out_dir: str | Path, stem: str,
     import matplotlib
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    from planner.files import make_dir
+
+    make_dir(out_dir, option="figures")
     paths = []
     if fig.get_layout_engine() is not None:  # lay out once, not once per format
         fig.draw_without_rendering()
         fig.set_layout_engine("none")
+    import io
+
+    from planner.files import atomic_write
+
+    for fmt in formats:  # refuse an unknown format before anything is written
+        if fmt not in ("png", "svg"):
+            raise InputError(f"unknown figure format {fmt!r}: png or svg")
     with matplotlib.rc_context({"svg.hashsalt": SVG_SALT, "svg.fonttype": "path"}):
         for fmt in formats:
             path = out_dir / f"{stem}.{fmt}"
+            buf = io.BytesIO()  # render to bytes, then write atomically
             if fmt == "svg":
-                fig.savefig(path, format="svg", metadata={"Date": None})
-            elif fmt == "png":
-                fig.savefig(path, format="png", dpi=110)
+                fig.savefig(buf, format="svg", metadata={"Date": None})
             else:
-                raise InputError(f"unknown figure format {fmt!r}: png or svg")
+                fig.savefig(buf, format="png", dpi=110)
+            atomic_write(path, buf.getvalue(), option="figure")
             paths.append(path)
     return paths
 

@@ -48,5 +48,12 @@ def fit_figure(result, runs, path: str | Path) -> Path:
     ax3.set_title("fitted iso-loss contours (nats/token)")
     ax3.legend(loc="upper left")
     out = Path(path)
-    fig.savefig(out, dpi=110, metadata={"Date": None} if out.suffix == ".svg" else None)
+    import io
+
+    from planner.files import atomic_write
+
+    fmt = out.suffix.lower().lstrip(".") or "png"
+    buf = io.BytesIO()  # render to bytes, then write atomically
+    fig.savefig(buf, format=fmt, dpi=110, metadata={"Date": None} if fmt == "svg" else None)
+    atomic_write(out, buf.getvalue(), option="--plot")
     return out

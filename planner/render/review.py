@@ -521,7 +521,9 @@ def draw_figures(rv: Review, out_dir: Path, formats: Sequence[str] = ("png", "sv
 def write_report(rv: Review, out_dir: str | Path, formats: Sequence[str] = ("png", "svg"),
                  html_too: bool = True) -> ReportFiles:
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    from planner.files import make_dir
+
+    make_dir(out_dir, option="--out")
     figs = draw_figures(rv, out_dir / "figures", formats) if formats else {}
     prefer = "svg" if "svg" in formats else (formats[0] if formats else "png")
 
@@ -531,13 +533,15 @@ def write_report(rv: Review, out_dir: str | Path, formats: Sequence[str] = ("png
 
     doc_md = compose(rv, {k: link(v, "png") for k, v in figs.items()})
     md = out_dir / "report.md"
-    md.write_text(doc_md.markdown(), encoding="utf-8")
+    from planner.files import atomic_write
+
+    atomic_write(md, doc_md.markdown(), option="--out")
     html_path = None
     if html_too:
         doc_html = compose(rv, {k: link(v, prefer) for k, v in figs.items()})
         html_path = out_dir / "report.html"
         name = rv.budget.name or "budget"
-        html_path.write_text(doc_html.html(f"Planning review: {name}"), encoding="utf-8")
+        atomic_write(html_path, doc_html.html(f"Planning review: {name}"), option="--out")
     files = tuple(p for v in figs.values() for p in v)
     return ReportFiles(md, html_path, files, rv)
 

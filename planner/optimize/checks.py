@@ -1,0 +1,55 @@
+"""A plan is checked before it is printed: every reported quantity finite, a positive model
+and token count, and the loss constraint met.  Otherwise ``SolverError`` (exit 4) with the
+reason, never a silently wrong plan.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterator
+
+from planner.errors import SolverError
+
+LOSS_RTOL = 1e-6
+"""Relative tolerance on ``served loss ≤ target loss`` (the solvers converge to ~1e-9)."""
+
+
+def _numbers(doc: Any, path: str = "") -> Iterator[tuple[str, float]]:
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            yield from _numbers(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(doc, (list, tuple)):
+        for i, v in enumerate(doc):
+            yield from _numbers(v, f"{path}[{i}]")
+    elif isinstance(doc, float) or (hasattr(doc, "dtype") and getattr(doc, "ndim", 1) == 0):
+        yield path, float(doc)
+
+
+def check_plan(result) -> None:
+    """Raise ``SolverError`` unless ``result`` (a ``PlanResult``) is a sane plan.
+
+    Checks: ``plan`` present; parameters and training tokens finite and > 0; every number the
+    plan and its baseline report finite; the served loss (loss + quantisation penalty) at most
+    the target loss (relative tolerance ``LOSS_RTOL``)."""
+    plan = result.plan
+    if plan is None:
+        raise SolverError(f"the solver returned no plan (status {result.status})")
+    for name, v in (("params", plan.params), ("train_tokens", plan.train_tokens)):
+        if not (math.isfinite(v) and v > 0):
+            raise SolverError(f"the solver returned {name} = {v!r}; no plan is printed "
+                              "(a degenerate law or profile?)")
+    for label, point in (("plan", plan), ("baseline", result.baseline)):
+        if point is None:
+            continue
+        for path, v in _numbers(point.to_dict()):
+            if not math.isfinite(v):
+                raise SolverError(f"{label}.{path} is {v!r}; no plan is printed (the law or "
+                                  "a hardware profile gives numbers beyond floating point)")
+    target = float(result.target_loss)
+    served = float(plan.extra.get("served_loss", plan.loss))
+    if not (math.isfinite(target) and served <= target * (1 + LOSS_RTOL)):
+        raise SolverError(f"the plan's served loss {served:.6g} exceeds the target loss "
+                          f"{target:.6g} nats/token; no plan is printed")
+
+
+__all__ = ["LOSS_RTOL", "check_plan"]
