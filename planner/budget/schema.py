@@ -531,5 +531,8 @@ def load_budget(source: str | Path | dict) -> Budget:
 
 
 def budget_json_schema() -> dict:
-    """JSON Schema of the budget file."""
-    return Budget.model_json_schema()
+    """Draft 2020-12 JSON Schema of the budget file as people write it
+    (planner.budget.json_schema)."""
+    from planner.budget.json_schema import budget_schema
+
+    return budget_schema()
