@@ -125,6 +125,9 @@ def check_law_constants(values: dict[str, float], where: str,
                              f"[{lo:g}, {hi:g}]")
 
 
+_FORM_WIDTH = {"chinchilla": 5, "kaplan": 4, "data-constrained": 7}
+
+
 def check_law_file_data(data: Any, marks: dict, where: str) -> None:
     """Shape and bounds of a law file (``planner fit -o``) before any of it is used: the
     constants within ``LAW_BOUNDS``; ``bootstrap_samples`` rows of finite numbers, as many as
@@ -166,10 +169,8 @@ def check_law_file_data(data: Any, marks: dict, where: str) -> None:
     if len(samples) > MAX_BOOTSTRAP:
         raise InputError(f"{at('bootstrap_samples')}: bootstrap_samples: {len(samples):,} rows; "
                          f"at most {MAX_BOOTSTRAP:,}")
-    width = None
     cols = data.get("bootstrap_columns")
-    if isinstance(cols, list):
-        width = len(cols)
+    width = len(cols) if isinstance(cols, list) and cols else _FORM_WIDTH.get(form)
     for i, row in enumerate(samples):
         ok = isinstance(row, list) and all(
             isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)

@@ -57,8 +57,8 @@ def _finite(value: Any) -> Any:
     return value
 
 
-Quantity = Annotated[float, BeforeValidator(_quantity), Field(gt=0, le=MAX_FLOPS)]
-"""A positive count: 13B, 2T, 1.5e12 (at most 1e32, planner.budget.limits)."""
+Quantity = Annotated[float, BeforeValidator(_quantity), Field(ge=1, le=MAX_FLOPS)]
+"""A count of at least 1: 13B, 2T, 1.5e12 (at most 1e32, planner.budget.limits)."""
 NonNegQuantity = Annotated[float, BeforeValidator(_quantity), Field(ge=0, le=MAX_COUNT)]
 PositiveFloat = Annotated[float, BeforeValidator(_finite),
                           Field(gt=0, le=MAX_FLOPS, allow_inf_nan=False)]

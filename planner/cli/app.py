@@ -129,7 +129,12 @@ def run_cli(argv: list[str] | None = None) -> int:
     """Run the command line on ``argv`` and return the exit code (no ``SystemExit``).
 
     Option errors (an unknown option, a value outside a choice, a count below its minimum)
-    are one line, exit 2, like every other input error."""
+    are one line, exit 2, like every other input error.  numpy's RuntimeWarnings (overflow in
+    an intermediate) are not shown: every plan is checked before it is printed
+    (planner.optimize.checks), so they would only add lines to a one-line answer."""
+    import warnings
+
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
     try:
         rv = app(args=argv, standalone_mode=False, prog_name="planner")
     except _UsageError as exc:

@@ -54,10 +54,16 @@ class ChinchillaLaw:
         return self.E
 
     def loss(self, params, tokens):
-        """Loss (nats/token) of a model with ``params`` parameters trained on ``tokens``."""
+        """Loss (nats/token) of a model with ``params`` parameters trained on ``tokens``.
+
+        Each term is evaluated in log space, ``exp(log A − α·log N)``, so extreme constants
+        (A tiny and N^-α huge) give the finite product, and nothing raises: a non-positive N or
+        D gives inf or NaN, which the plan check refuses (planner.optimize.checks)."""
         n = np.asarray(params, dtype=float)
         d = np.asarray(tokens, dtype=float)
-        return self.E + self.A * n ** (-self.alpha) + self.B * d ** (-self.beta)
+        with np.errstate(all="ignore"):
+            return (self.E + np.exp(np.log(self.A) - self.alpha * np.log(n))
+                    + np.exp(np.log(self.B) - self.beta * np.log(d)))
 
     def posynomial(self, target_loss) -> PosyLoss:
         return PosyLoss(self.E, self.A, self.alpha, self.B, self.beta, target_loss)

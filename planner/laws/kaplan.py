@@ -40,9 +40,15 @@ class KaplanLaw:
         return 0.0
 
     def loss(self, params, tokens):
+        """Loss (nats/token), in log space: ``exp(α_D·logaddexp(a·log(N_c/N), log(D_c/D)))``
+        with ``a = α_N/α_D``, so ``(N_c/N)^a`` cannot overflow on its way to a finite loss."""
         n = np.asarray(params, dtype=float)
         d = np.asarray(tokens, dtype=float)
-        return ((self.N_c / n) ** (self.alpha_N / self.alpha_D) + self.D_c / d) ** self.alpha_D
+        a = self.alpha_N / self.alpha_D
+        with np.errstate(all="ignore"):
+            inner = np.logaddexp(a * (np.log(self.N_c) - np.log(n)),
+                                 np.log(self.D_c) - np.log(d))
+            return np.exp(self.alpha_D * inner)
 
     def posynomial(self, target_loss) -> PosyLoss:
         a = self.alpha_N / self.alpha_D
