@@ -180,8 +180,6 @@ def check_law_file_data(data: Any, marks: dict, where: str) -> None:
                              f"a row of {width or 'the law'}'s finite numbers")
 
 
-__all__ = [name for name in dir() if name.isupper()] + [
-    "check_count", "check_law_constants", "check_law_file_data", "check_numbers", "one_line"]
 
 
 def check_runs(runs) -> None:
@@ -204,3 +202,8 @@ def check_runs(runs) -> None:
             i = int(np.argmax(bad))
             raise InputError(f"{where}: run {runs.names[i]!r}: {name} = {v[i]:g} is outside "
                              f"{'(' if lo == 0.0 else '['}{lo:g}, {hi:g}]")
+
+
+__all__ = [name for name in dir() if name.isupper() and not name.startswith("_")] + [
+    "check_count", "check_law_constants", "check_law_file_data", "check_numbers", "check_runs",
+    "one_line"]
