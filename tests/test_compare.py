@@ -5,8 +5,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from planner.analysis.compare import compare, cost_fixed, expand_file, merge, parse_at
+from planner.analysis.compare import compare, cost_fixed, parse_at
 from planner.budget import load_budget
+from planner.budget.edit import merge
+from planner.budget.scenarios import expand_file
 from planner.cli import app
 from planner.errors import InfeasibleError, InputError
 from planner.optimize import evaluate, optimize, prepare

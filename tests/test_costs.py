@@ -278,9 +278,11 @@ def test_speculation_stops_paying_at_large_batch():
 # ---- constraints ---------------------------------------------------------------------------
 def test_infeasible_constraints_exit_3_and_name_the_binding_ones():
     serve = "  hardware: h100-sxm\n  max_time_per_output_token_ms: 0.01"
-    with pytest.raises(InfeasibleError) as exc:
-        optimize(budget(serve))
-    assert "max_time_per_output_token" in str(exc.value)
+    result = optimize(budget(serve))
+    assert result.status == "infeasible" and result.plan is None
+    assert "max_time_per_output_token" in result.binding_constraints
+    with pytest.raises(InfeasibleError, match="max_time_per_output_token") as exc:
+        result.raise_for_status()
     assert "max_time_per_output_token" in exc.value.binding
 
 

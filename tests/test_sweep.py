@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from planner.analysis.sweep import Axis, grid_points, parse_vary, set_field, sweep
+from planner.analysis.sweep import Axis, grid_points, parse_vary, sweep
 from planner.budget import load_budget
+from planner.budget.edit import set_field
 from planner.cli import app
 from planner.errors import InputError
 from planner.optimize import optimize
+from planner.render.csv_table import csv_text
 
 FLOPS = """schema_version: 1
 name: sweep-flops
@@ -219,8 +221,8 @@ def test_csv_and_json_outputs(tmp_path):
     path = write(tmp_path, TOKENS)
     res = sweep(path, [parse_vary("inference.tokens=1e11:1e13:3"),
                        parse_vary("target.loss=2.0,2.1")])
-    rows = list(csv.DictReader(io.StringIO(res.to_csv(tmp_path / "out.csv"))))
-    assert len(rows) == 6 and (tmp_path / "out.csv").read_text().startswith("inference.tokens,")
+    rows = list(csv.DictReader(io.StringIO(csv_text(res.rows()))))
+    assert len(rows) == 6 and csv_text(res.rows()).startswith("inference.tokens,")
     for r, p in zip(rows, res.points):
         assert float(r["params"]) == p.result.plan.params
         assert float(r["objective_flops"]) == p.result.plan.objective

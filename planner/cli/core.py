@@ -33,6 +33,7 @@ def optimize(
     from planner.render.terminal import render_plan, to_json
 
     result = run(budget, solver=solver, check=check, uncertainty=uncertainty or None)
+    result.raise_for_status()
     if as_json:
         print(to_json(result))
     else:

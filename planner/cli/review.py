@@ -65,7 +65,10 @@ def sweep(
     with _progress() as progress:
         result = run(budget, axes, solver=solver, progress=progress)
     if csv_path is not None:
-        result.to_csv(csv_path)
+        from planner.files import atomic_write
+        from planner.render.csv_table import csv_text
+
+        atomic_write(csv_path, csv_text(result.rows()), inputs=[budget], option="--csv")
     if as_json:
         print(to_json(result))
     else:
