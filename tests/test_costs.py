@@ -11,7 +11,7 @@ from planner.costs.evaluate import speculative_summary
 from planner.costs.model import ServingConfig, build_cost_model
 from planner.costs.shape import rule_shape
 from planner.costs.speculative import best_gamma, expected_tokens, speedup
-from planner.errors import InfeasibleError
+from planner.errors import InfeasibleError, InputError
 from planner.hardware import load_profile
 from planner.laws.quantization import PENALTIES
 from planner.optimize import optimize, prepare, solve
@@ -223,7 +223,7 @@ def test_auto_bits_never_worse_than_exhaustive_and_meets_target(penalty, request
 def test_kaplan_law_refuses_an_additive_penalty():
     b = load_budget("schema_version: 1\nlaw: kaplan2020\ntarget: {loss: 2.5}\n"
                     "inference: {tokens: 1T}\nserve: {weight_bits: 4}\nobjective: usd\n")
-    with pytest.raises(Exception, match="additive"):
+    with pytest.raises(InputError, match="additive"):
         prepare(b)
 
 

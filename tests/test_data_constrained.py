@@ -201,3 +201,42 @@ def test_sensitivity_perturbs_the_repeated_data_law():
     alt = _r(problem, law=law).with_law(law)
     sol, _ = solve_candidates(alt)
     assert hi.objective == pytest.approx(sol.objective, rel=1e-9)
+
+
+def test_uncertainty_replans_each_sample_of_the_repeated_data_law():
+    from dataclasses import replace as _r
+
+    from scipy.optimize import brentq
+
+    from planner.analysis.uncertainty import plan_uncertainty
+    from planner.optimize import solve_candidates
+
+    problem = prepare(load_budget(ISSUE_BUDGET))
+    base = problem.law
+    rows = np.array([[base.E, base.A, base.B, base.alpha, base.beta, r_d, base.R_N_star]
+                     for r_d in (10.0, 15.387756, 25.0)])
+    law = _r(base, samples=rows)
+    problem = _r(problem, law=law)
+    sol, _ = solve_candidates(problem)
+    u = plan_uncertainty(problem, sol, samples=3)
+    assert u["n_samples"] == 3 and u["source"] == "bootstrap"
+
+    def brute(r_d):  # independent: brentq on the law's own loss over a dense N grid
+        lw = DataConstrainedLaw(R_D_star=r_d).with_unique_tokens(20e9)
+        best = np.inf
+        for n in np.logspace(8.0, 10.0, 2001):
+            def excess(v, n=n):
+                return float(lw.loss(n, np.exp(v))) - 2.6
+
+            if excess(60.0) > 0:
+                continue
+            d = np.exp(brentq(excess, np.log(1e6), 60.0, xtol=1e-13, rtol=1e-15))
+            best = min(best, 6 * n * d + 2 * n * 1e12)
+        return best
+
+    # the median sample is the point estimate's R_D*: its optimum is the plan's
+    assert u["objective"]["p50"] == pytest.approx(brute(15.387756), rel=2e-5)
+    assert u["objective"]["p50"] == pytest.approx(sol.objective, rel=1e-9)
+    # more value in repetition → cheaper: P10 is the R_D* = 25 sample
+    assert u["objective"]["p10"] < u["objective"]["p50"] < u["objective"]["p90"]
+    assert u["median_regret_fraction"] >= 0

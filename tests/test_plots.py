@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
+from planner.analysis import curves
 from planner.budget import load_budget
 from planner.optimize import optimize, prepare
-from planner.analysis import curves
 from planner.render import figures as plots
 
 FLOPS = """schema_version: 1
@@ -107,7 +107,7 @@ def _draw_all(flops, out):
             "frontier": plots.frontier_figure(curves.frontier_data(p, r)),
             "contours": plots.contour_figure(curves.contour_data(study)),
             "tornado": plots.tornado_figure(sensitivity(b))}
-    return {k: plots.save_figure(f, out, k) for k, f in figs.items()}
+    return {k: plots.save_figure(f, out, k, ("png", "svg")) for k, f in figs.items()}
 
 
 def test_figures_are_png_and_byte_stable_svg_without_pyplot(flops, tmp_path):

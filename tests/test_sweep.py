@@ -53,13 +53,28 @@ def rel(a, b):
 
 
 def point_budget(path, inputs):
-    """The budget a sweep point stands for, built independently of the sweep."""
-    from planner.yaml_io import read_yaml_file
+    """The budget a sweep point stands for, built by hand from the file's YAML (not with the
+    sweep's own field setter): lifetime tokens become requests by dividing by the tokens per
+    request (and the months, for a monthly rate), ``target.loss`` replaces the target, other
+    fields are set where they are."""
+    import yaml
 
-    data, _ = read_yaml_file(path)
-    base = load_budget(path)
-    for k, v in inputs.items():
-        data = set_field(data, k, v, base)
+    data = yaml.safe_load(path.read_text())
+    for field, value in inputs.items():
+        head, key = field.split(".", 1)
+        block = dict(data.get(head) or {})
+        if field == "inference.tokens" and "tokens" not in block:
+            tpr = block["tokens_per_request"]
+            per = tpr["input"] + tpr["output"]
+            if "requests_per_month" in block:
+                block["requests_per_month"] = value / per / block["months"]
+            else:
+                block["requests"] = value / per
+        elif field == "target.loss":
+            block = {"loss": value}
+        else:
+            block[key] = value
+        data[head] = block
     return data
 
 

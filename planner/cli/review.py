@@ -125,7 +125,7 @@ def report(
                                  "report.md, report.html and figures/ into."),
     fraction: float = typer.Option(0.2, "--fraction", min=0.001, max=0.9,
                                    help="Sensitivity perturbation (0.2: ±20%)."),
-    formats: str = typer.Option("png,svg", "--formats", help="Figure formats: png,svg, one "
+    formats: str = typer.Option("png", "--formats", help="Figure formats: png (default), svg, one "
                                 "of them, or 'none'."),
     no_html: bool = typer.Option(False, "--no-html", help="Markdown only."),
     as_json: bool = typer.Option(False, "--json", help="Print the written paths and the plan "

@@ -227,12 +227,24 @@ def _num(x: float) -> str:
 
 
 def save_figure(fig, out_dir: str | Path, stem: str,
-                formats: Sequence[str] = ("png", "svg")) -> list[Path]:
-    """Write ``stem.png`` / ``stem.svg``; the SVG is byte-stable (fixed hash salt, no date)."""
+                formats: Sequence[str] = ("png",)) -> list[Path]:
+    """Write ``stem.png`` / ``stem.svg`` (each rendered in memory, then written atomically);
+    the SVG is byte-stable (fixed hash salt, no date)."""
+    import io
+
     import matplotlib
 
+    from planner.files import atomic_write
+
+    for fmt in formats:
+        if fmt not in ("png", "svg"):
+            raise InputError(f"unknown figure format {fmt!r}: png or svg")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{out_dir}: cannot create the figures folder: "
+                         f"{exc.strerror or exc}") from None
     paths = []
     if fig.get_layout_engine() is not None:  # lay out once, not once per format
         fig.draw_without_rendering()
@@ -240,12 +252,12 @@ def save_figure(fig, out_dir: str | Path, stem: str,
     with matplotlib.rc_context({"svg.hashsalt": SVG_SALT, "svg.fonttype": "path"}):
         for fmt in formats:
             path = out_dir / f"{stem}.{fmt}"
+            buf = io.BytesIO()
             if fmt == "svg":
-                fig.savefig(path, format="svg", metadata={"Date": None})
-            elif fmt == "png":
-                fig.savefig(path, format="png", dpi=110)
+                fig.savefig(buf, format="svg", metadata={"Date": None})
             else:
-                raise InputError(f"unknown figure format {fmt!r}: png or svg")
+                fig.savefig(buf, format="png", dpi=110)
+            atomic_write(path, buf.getvalue())
             paths.append(path)
     return paths
 

@@ -17,6 +17,7 @@ from typing import Optional, Sequence
 
 from planner.analysis.review import Review
 from planner.budget import Budget
+from planner.errors import InputError
 from planner.units import format_count, format_objective, format_sci, format_usd
 
 SECTIONS = ("Summary", "Plan", "Cost breakdown", "Constraints", "Alternatives", "Sensitivity",
@@ -38,6 +39,12 @@ def _ul(unit: str) -> str:
     from planner.render.figures import unit_label
 
     return unit_label(unit)
+
+
+def _slack(x: float) -> str:
+    """A constraint's slack as a percentage; a binding constraint's −0.0% reads 0.0%."""
+    text = f"{100 * x:.1f}%"
+    return "0.0%" if text == "-0.0%" else text
 
 
 def _pct(x: Optional[float]) -> str:
@@ -223,7 +230,7 @@ def _constraints(doc: Doc, rv: Review) -> None:
         return
     doc.p("Slack is `1 − value/limit`: 0 when the constraint binds, negative when violated.")
     rows = [[name, c.get("description", ""), f"{c['value']:.4g}", f"{c['limit']:.4g}",
-             f"{100 * c['slack']:.1f}%", "yes" if c["active"] else ""]
+             _slack(c["slack"]), "yes" if c["active"] else ""]
             for name, c in p.constraints.items()]
     doc.table(["constraint", "what", "value", "limit", "slack", "binding"], rows, "llrrrl")
 
@@ -390,7 +397,7 @@ class ReportFiles:
     review: Review
 
 
-def draw_figures(rv: Review, out_dir: Path, formats: Sequence[str] = ("png", "svg")
+def draw_figures(rv: Review, out_dir: Path, formats: Sequence[str] = ("png",)
                  ) -> dict[str, list[Path]]:
     from planner.render import figures as plots
 
@@ -406,10 +413,16 @@ def draw_figures(rv: Review, out_dir: Path, formats: Sequence[str] = ("png", "sv
     return out
 
 
-def write_report(rv: Review, out_dir: str | Path, formats: Sequence[str] = ("png", "svg"),
+def write_report(rv: Review, out_dir: str | Path, formats: Sequence[str] = ("png",),
                  html_too: bool = True) -> ReportFiles:
+    from planner.files import atomic_write
+
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{out_dir}: -o: cannot create the report folder: "
+                         f"{exc.strerror or exc}") from None
     figs = draw_figures(rv, out_dir / "figures", formats) if formats else {}
     prefer = "svg" if "svg" in formats else (formats[0] if formats else "png")
 
@@ -419,19 +432,19 @@ def write_report(rv: Review, out_dir: str | Path, formats: Sequence[str] = ("png
 
     doc_md = compose(rv, {k: link(v, "png") for k, v in figs.items()})
     md = out_dir / "report.md"
-    md.write_text(doc_md.markdown(), encoding="utf-8")
+    atomic_write(md, doc_md.markdown())
     html_path = None
     if html_too:
         doc_html = compose(rv, {k: link(v, prefer) for k, v in figs.items()})
         html_path = out_dir / "report.html"
         name = rv.budget.name or "budget"
-        html_path.write_text(doc_html.html(f"Planning review: {name}"), encoding="utf-8")
+        atomic_write(html_path, doc_html.html(f"Planning review: {name}"))
     files = tuple(p for v in figs.values() for p in v)
     return ReportFiles(md, html_path, files, rv)
 
 
 def report(budget: Budget | str | Path, out_dir: str | Path, fraction: float = 0.2,
-           formats: Sequence[str] = ("png", "svg"), html_too: bool = True,
+           formats: Sequence[str] = ("png",), html_too: bool = True,
            solver: Optional[str] = None, progress=None) -> ReportFiles:
     """Compute the review of ``budget`` and write it under ``out_dir``."""
     from planner.analysis.review import build_review
