@@ -26,9 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from planner.analysis.sweep import parse_vary, set_field, sweep  # noqa: E402
+from planner.analysis.sweep import parse_vary, sweep  # noqa: E402
 from planner.budget import load_budget  # noqa: E402
+from planner.budget.edit import set_field  # noqa: E402
 from planner.optimize import optimize  # noqa: E402
+from planner.render.csv_table import csv_text  # noqa: E402
 from planner.render.review import report  # noqa: E402
 from planner.render.terminal import to_json  # noqa: E402
 from planner.yaml_io import read_yaml_file  # noqa: E402
@@ -53,7 +55,7 @@ def main(quick: bool = False) -> dict:
             parse_vary(f"target.loss=lin:2.0:2.3:{side}")]
     t0 = time.perf_counter()
     res, t_sweep = timed(lambda: sweep(FLOPS, axes))
-    _, t_csv = timed(lambda: res.to_csv(tmp / "sweep.csv"))
+    _, t_csv = timed(lambda: (tmp / "sweep.csv").write_text(csv_text(res.rows())))
     _, t_json = timed(lambda: (tmp / "sweep.json").write_text(to_json(res)))
     t_total = time.perf_counter() - t0
     n = len(res.points)

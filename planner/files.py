@@ -73,18 +73,6 @@ def atomic_write(path: PathLike, data: Union[str, bytes], inputs: Iterable[PathL
     return out
 
 
-def make_dir(path: PathLike, option: str = "output") -> Path:
-    """``mkdir -p`` with file-system errors (a file in the way, permission) as one-line
-    ``InputError``s naming the path."""
-    out = Path(path)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"{out}: {option}: cannot create the folder: "
-                         f"{exc.strerror or exc}") from None
-    return out
-
-
 def check_output_dir(path: PathLike, inputs: Iterable[PathLike] = (), force: bool = False,
                      option: str = "--out") -> Path:
     """Refuse an output folder that is a file, contains an input, or (without ``force``) is

@@ -43,15 +43,28 @@ class PlanPoint:
         return d
 
 
+STATUSES = ("optimal", "infeasible", "unsupported", "invalid")
+
+
 @dataclass(frozen=True)
 class PlanResult:
-    """What ``planner optimize`` answers: the plan, the baseline, the saving, and how."""
+    """What ``planner optimize`` answers, scipy-style: a ``status`` and a ``message`` always;
+    the plan, the baseline and the saving when ``status == 'optimal'``.
+
+    ``status``: ``optimal``; ``infeasible`` (the target or the constraints cannot all hold:
+    ``binding_constraints`` names them); ``unsupported`` (the solver cannot read this
+    problem, e.g. the GP solver on a law that is not a posynomial); ``invalid`` (the budget
+    did not validate: batch calls only; ``optimize()`` raises ``InputError``).
+    ``configuration`` is the discrete serving choice of the plan (``weight_bits``, ``gamma``,
+    ``gpus_per_replica``), None for FLOPs-only budgets.  ``raise_for_status()`` turns a
+    non-optimal result into the matching exception (exit code 3, 2 or 4).
+    """
 
     status: str
     solver: str
     objective_unit: str
-    target_loss: float
-    law: dict[str, Any]
+    target_loss: Optional[float]
+    law: Optional[dict[str, Any]]
     plan: Optional[PlanPoint]
     baseline: Optional[PlanPoint]
     message: str = ""
@@ -60,6 +73,35 @@ class PlanResult:
     warnings: tuple[str, ...] = ()
     budget_name: Optional[str] = None
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    configuration: Optional[dict[str, Any]] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "optimal"
+
+    def raise_for_status(self) -> "PlanResult":
+        """Return ``self`` when optimal; raise ``InfeasibleError`` (infeasible),
+        ``InputError`` (unsupported, invalid) or ``SolverError`` otherwise."""
+        from planner.errors import InfeasibleError, InputError, SolverError
+
+        if self.status == "optimal":
+            return self
+        if self.status == "infeasible":
+            raise InfeasibleError(self.message, binding=self.binding_constraints)
+        if self.status in ("unsupported", "invalid"):
+            raise InputError(self.message)
+        raise SolverError(self.message or f"solver status {self.status}")
+
+    @classmethod
+    def failed(cls, status: str, message: str, *, solver: str = "", objective_unit: str = "",
+               target_loss: Optional[float] = None, law: Optional[dict] = None,
+               binding: tuple[str, ...] = (), budget_name: Optional[str] = None
+               ) -> "PlanResult":
+        """A result without a plan (``status`` not optimal)."""
+        return cls(status=status, solver=solver, objective_unit=objective_unit,
+                   target_loss=target_loss, law=law, plan=None, baseline=None,
+                   message=message, binding_constraints=tuple(binding),
+                   budget_name=budget_name)
 
     @property
     def savings(self) -> dict[str, float]:
@@ -90,6 +132,7 @@ class PlanResult:
             "savings": self.savings,
             "active_constraints": list(self.active_constraints),
             "binding_constraints": list(self.binding_constraints),
+            "configuration": self.configuration,
             "warnings": list(self.warnings),
             "solver": self.solver,
             "diagnostics": self.diagnostics,

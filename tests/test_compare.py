@@ -5,11 +5,13 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from planner.analysis.compare import compare, cost_fixed, expand_file, merge, parse_at
+from planner.analysis.compare import compare, cost_fixed, parse_at
 from planner.budget import load_budget
+from planner.budget.edit import merge
+from planner.budget.scenarios import expand_file
 from planner.cli import app
 from planner.errors import InfeasibleError, InputError
-from planner.optimize import evaluate, optimize, prepare
+from planner.optimize import optimize, prepare
 
 BASE = """schema_version: 1
 law: epoch2024
@@ -99,10 +101,14 @@ def test_fixed_model_is_costed_not_optimised(tmp_path):
     c = compare([path], at="params=13B,tokens=260B")
     (e,) = c.entries
     assert e.fixed.params == 13e9 and e.fixed.train_tokens == 260e9
+    # the cheapest configuration that holds the constraints: none cheaper among all of them
     problem = prepare(load_budget(path))
-    point, k, _ = cost_fixed(problem, 13e9, 260e9)
-    assert e.fixed.objective == pytest.approx(evaluate(problem, 13e9, 260e9, k).objective,
-                                              rel=1e-12)
+    costs = [float(c.scenario.objective_value(13e9, 260e9)) for c in problem.candidates
+             if all(float(k.slack(13e9, 260e9)) >= -1e-9 for k in c.scenario.constraints)]
+    assert e.fixed.objective == pytest.approx(min(costs), rel=1e-12)
+    # a FLOPs budget costs the fixed model in closed form: 6·N·D + 2·N·T, T = 10B × 800
+    (f,) = compare([write(tmp_path, BASE, "flops.yaml")], at="params=13B,tokens=260B").entries
+    assert f.fixed.objective == pytest.approx(6 * 13e9 * 260e9 + 2 * 13e9 * 8e12, rel=1e-12)
     # the optimum is cheaper than any other model of the same loss
     premium = next(m for m in c.metrics() if m.label == "premium over the scenario's optimum")
     assert premium.values[0] > 0

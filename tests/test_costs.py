@@ -11,7 +11,7 @@ from planner.costs.evaluate import speculative_summary
 from planner.costs.model import ServingConfig, build_cost_model
 from planner.costs.shape import rule_shape
 from planner.costs.speculative import best_gamma, expected_tokens, speedup
-from planner.errors import InfeasibleError
+from planner.errors import InfeasibleError, InputError
 from planner.hardware import load_profile
 from planner.laws.quantization import PENALTIES
 from planner.optimize import optimize, prepare, solve
@@ -223,7 +223,7 @@ def test_auto_bits_never_worse_than_exhaustive_and_meets_target(penalty, request
 def test_kaplan_law_refuses_an_additive_penalty():
     b = load_budget("schema_version: 1\nlaw: kaplan2020\ntarget: {loss: 2.5}\n"
                     "inference: {tokens: 1T}\nserve: {weight_bits: 4}\nobjective: usd\n")
-    with pytest.raises(Exception, match="additive"):
+    with pytest.raises(InputError, match="additive"):
         prepare(b)
 
 
@@ -278,9 +278,11 @@ def test_speculation_stops_paying_at_large_batch():
 # ---- constraints ---------------------------------------------------------------------------
 def test_infeasible_constraints_exit_3_and_name_the_binding_ones():
     serve = "  hardware: h100-sxm\n  max_time_per_output_token_ms: 0.01"
-    with pytest.raises(InfeasibleError) as exc:
-        optimize(budget(serve))
-    assert "max_time_per_output_token" in str(exc.value)
+    result = optimize(budget(serve))
+    assert result.status == "infeasible" and result.plan is None
+    assert "max_time_per_output_token" in result.binding_constraints
+    with pytest.raises(InfeasibleError, match="max_time_per_output_token") as exc:
+        result.raise_for_status()
     assert "max_time_per_output_token" in exc.value.binding
 
 

@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from planner.analysis import curves
 from planner.budget import load_budget
 from planner.optimize import optimize, prepare
 from planner.render import figures as plots
@@ -32,24 +33,24 @@ objective: usd
 def flops():
     b = load_budget(FLOPS)
     p, r = prepare(b), optimize(b)
-    return b, p, r, plots.demand_study(b, p, r)
+    return b, p, r, curves.demand_study(b, p, r)
 
 
 def test_curve_costs_follow_the_iso_loss_curve(flops):
     b, p, r, _ = flops
     n = np.logspace(9.5, 11, 50)
-    c = plots.curve_costs(p, n)
+    c = curves.curve_costs(p, n)
     law = p.law
     assert np.allclose(law.loss(n, c["tokens"]), p.target_loss, rtol=1e-12)
     t = b.inference.total_tokens
     assert np.allclose(c["objective"], 6 * n * c["tokens"] + 2 * n * t, rtol=1e-12)
     assert np.allclose(c["train"], 6 * n * c["tokens"], rtol=1e-12)
     # below the smallest N that can reach the target: NaN
-    assert np.isnan(plots.curve_costs(p, np.array([plots.min_params(p) * 0.9]))["objective"][0])
+    assert np.isnan(curves.curve_costs(p, np.array([curves.min_params(p) * 0.9]))["objective"][0])
 
 
 def test_cost_curves_have_their_minima_at_the_solver_plans(flops):
-    d = plots.cost_vs_params_data(flops[3])
+    d = curves.cost_vs_params_data(flops[3])
     assert [round(c["multiplier"], 6) for c in d["curves"]] == [0.01, 0.1, 1.0, 10.0, 100.0]
     for c in d["curves"]:
         m = np.nanmin(c["objective"])
@@ -64,7 +65,7 @@ def test_cost_curves_have_their_minima_at_the_solver_plans(flops):
 
 def test_frontier_is_the_non_dominated_branch(flops):
     b, p, r, _ = flops
-    d = plots.frontier_data(p, r)
+    d = curves.frontier_data(p, r)
     (br,) = d["branches"]  # FLOPs: one configuration
     assert len(br["train"]) > 50
     assert np.all(np.diff(br["train"]) > 0) and np.all(np.diff(br["inference"]) < 0)
@@ -80,14 +81,14 @@ def test_frontier_is_the_non_dominated_branch(flops):
 def test_frontier_of_a_quantised_plan_has_two_configurations():
     b = load_budget(DOLLAR)
     p, r = prepare(b), optimize(b)
-    d = plots.frontier_data(p, r)
+    d = curves.frontier_data(p, r)
     assert [x["who"] for x in d["branches"]] == ["plan", "baseline"]
     assert d["branches"][0]["configuration"] == r.plan.extra["configuration"]
     assert d["branches"][1]["configuration"].startswith("16-bit")
 
 
 def test_contour_data_path_moves_to_smaller_longer_trained_models(flops):
-    d = plots.contour_data(flops[3])
+    d = curves.contour_data(flops[3])
     assert d["loss"].shape == (len(d["tokens"]), len(d["params"]))
     order = np.argsort(d["path_demand"])
     assert np.all(np.diff(d["path_params"][order]) < 0)
@@ -102,11 +103,11 @@ def _draw_all(flops, out):
     from planner.analysis.sensitivity import sensitivity
 
     b, p, r, study = flops
-    figs = {"cost": plots.cost_vs_params_figure(plots.cost_vs_params_data(study)),
-            "frontier": plots.frontier_figure(plots.frontier_data(p, r)),
-            "contours": plots.contour_figure(plots.contour_data(study)),
+    figs = {"cost": plots.cost_vs_params_figure(curves.cost_vs_params_data(study)),
+            "frontier": plots.frontier_figure(curves.frontier_data(p, r)),
+            "contours": plots.contour_figure(curves.contour_data(study)),
             "tornado": plots.tornado_figure(sensitivity(b))}
-    return {k: plots.save_figure(f, out, k) for k, f in figs.items()}
+    return {k: plots.save_figure(f, out, k, ("png", "svg")) for k, f in figs.items()}
 
 
 def test_figures_are_png_and_byte_stable_svg_without_pyplot(flops, tmp_path):

@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from planner.analysis.sweep import Axis, grid_points, parse_vary, set_field, sweep
+from planner.analysis.sweep import Axis, grid_points, parse_vary, sweep
 from planner.budget import load_budget
+from planner.budget.edit import set_field
 from planner.cli import app
 from planner.errors import InputError
 from planner.optimize import optimize
+from planner.render.csv_table import csv_text
 
 FLOPS = """schema_version: 1
 name: sweep-flops
@@ -51,13 +53,28 @@ def rel(a, b):
 
 
 def point_budget(path, inputs):
-    """The budget a sweep point stands for, built independently of the sweep."""
-    from planner.yaml_io import read_yaml_file
+    """The budget a sweep point stands for, built by hand from the file's YAML (not with the
+    sweep's own field setter): lifetime tokens become requests by dividing by the tokens per
+    request (and the months, for a monthly rate), ``target.loss`` replaces the target, other
+    fields are set where they are."""
+    import yaml
 
-    data, _ = read_yaml_file(path)
-    base = load_budget(path)
-    for k, v in inputs.items():
-        data = set_field(data, k, v, base)
+    data = yaml.safe_load(path.read_text())
+    for field, value in inputs.items():
+        head, key = field.split(".", 1)
+        block = dict(data.get(head) or {})
+        if field == "inference.tokens" and "tokens" not in block:
+            tpr = block["tokens_per_request"]
+            per = tpr["input"] + tpr["output"]
+            if "requests_per_month" in block:
+                block["requests_per_month"] = value / per / block["months"]
+            else:
+                block["requests"] = value / per
+        elif field == "target.loss":
+            block = {"loss": value}
+        else:
+            block[key] = value
+        data[head] = block
     return data
 
 
@@ -219,8 +236,8 @@ def test_csv_and_json_outputs(tmp_path):
     path = write(tmp_path, TOKENS)
     res = sweep(path, [parse_vary("inference.tokens=1e11:1e13:3"),
                        parse_vary("target.loss=2.0,2.1")])
-    rows = list(csv.DictReader(io.StringIO(res.to_csv(tmp_path / "out.csv"))))
-    assert len(rows) == 6 and (tmp_path / "out.csv").read_text().startswith("inference.tokens,")
+    rows = list(csv.DictReader(io.StringIO(csv_text(res.rows()))))
+    assert len(rows) == 6 and csv_text(res.rows()).startswith("inference.tokens,")
     for r, p in zip(rows, res.points):
         assert float(r["params"]) == p.result.plan.params
         assert float(r["objective_flops"]) == p.result.plan.objective

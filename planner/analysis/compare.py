@@ -1,20 +1,6 @@
 """Side-by-side scenarios: ``planner compare A.yaml B.yaml`` or one file with ``scenarios:``.
 
-A scenario file is a budget plus a ``scenarios:`` mapping of name → overrides (or a list of
-``{name: ..., <overrides>}``).  Each scenario is the base budget with its overrides merged in:
-nested mappings merge key by key, ``null`` deletes a key, and dotted keys (``serve.weight_bits:
-4``) set one field with the sweep's conveniences (``target.loss`` replaces ``target.match``,
-``law.alpha`` expands a preset, ``inference.tokens`` rescales requests)::
-
-    schema_version: 1
-    law: epoch2024
-    target: {match: {params: 13B}}
-    inference: {requests: 10B, tokens_per_request: {input: 500, output: 300}}
-    objective: flops
-    scenarios:
-      base: {}
-      more-demand: {inference.tokens: 40T}
-      hoffmann-law: {law: hoffmann2022}
+Scenario files are read by ``planner.budget.scenarios``.
 
 Fixed-model mode (``--at params=13B,tokens=260B``) costs one given model in every scenario
 (``planner.optimize.evaluate``) instead of optimising it, beside each scenario's optimum; give
@@ -28,111 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-import numpy as np
-
-from planner.budget import Budget, budget_from_data
+from planner.budget import Budget
 from planner.errors import InfeasibleError, InputError, PlannerError
 from planner.units import format_count, parse_quantity
-
-
-# ---- loading scenarios ----------------------------------------------------------------------
-def merge(base: dict, over: dict, budget: Optional[Budget] = None) -> dict:
-    """``base`` with ``over`` merged in (nested dicts merge, None deletes, dotted keys set one
-    field).  Neither input is modified."""
-    from planner.analysis.sweep import set_field
-
-    out = dict(base)
-    dotted = []
-    for k, v in over.items():
-        if "." in str(k):
-            dotted.append((str(k), v))
-        elif v is None:
-            out.pop(k, None)
-        elif isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = merge(out[k], v)
-        else:
-            out[k] = v
-    for k, v in dotted:
-        out = set_field(out, k, v, budget)
-    return out
-
-
-def _remap_marks(marks: dict, prefix: tuple) -> dict:
-    """Marks of the base (without ``scenarios``) plus the scenario's own, moved to the paths
-    they override, so errors point at the scenario's line."""
-    out = {k: v for k, v in marks.items() if not k or k[0] != "scenarios"}
-    n = len(prefix)
-    for k, v in marks.items():
-        if k[:n] == prefix and len(k) > n:
-            rest = k[n:]
-            head = str(rest[0]).split(".") if rest[0] != "__key__" else [rest[0]]
-            out[tuple(head) + rest[1:]] = v
-    return out
-
-
-def expand_file(path: str | Path) -> list[tuple[str, Budget]]:
-    """The budgets of one file: itself, or one per entry of its ``scenarios:``."""
-    from planner.yaml_io import read_yaml_file
-
-    where = str(path)
-    data, marks = read_yaml_file(path)
-    if not isinstance(data, dict) or "scenarios" not in data:
-        b = budget_from_data(data, marks, where)
-        return [(b.name or Path(where).stem, b)]
-    scen = data["scenarios"]
-    base = {k: v for k, v in data.items() if k != "scenarios"}
-    if isinstance(scen, list):
-        items = []
-        for i, entry in enumerate(scen):
-            if not isinstance(entry, dict) or "name" not in entry:
-                line = marks.get(("scenarios", i), (0, 0))[0]
-                raise InputError(f"{where}:{line}: scenarios[{i}]: each entry needs a 'name'")
-            items.append((str(entry["name"]), {k: v for k, v in entry.items() if k != "name"},
-                          ("scenarios", i)))
-    elif isinstance(scen, dict):
-        items = [(str(k), v if v is not None else {}, ("scenarios", k)) for k, v in scen.items()]
-    else:
-        line = marks.get(("scenarios",), (0, 0))[0]
-        raise InputError(f"{where}:{line}: scenarios: a mapping of name → overrides")
-    if not items:
-        raise InputError(f"{where}: scenarios: empty")
-    try:
-        base_budget = budget_from_data(base, marks, where)
-    except InputError:
-        base_budget = None  # the base may be incomplete; each scenario completes it
-    out = []
-    for name, over, prefix in items:
-        if not isinstance(over, dict):
-            line = marks.get(prefix, (0, 0))[0]
-            raise InputError(f"{where}:{line}: scenarios.{name}: overrides must be a mapping")
-        try:
-            merged = merge(base, over, base_budget)
-            b = budget_from_data(merged, _remap_marks(marks, prefix), where)
-        except InputError as exc:
-            raise InputError(f"scenario {name!r}: {exc}") from None
-        out.append((name, b))
-    return out
-
-
-def load_scenarios(paths: Sequence[str | Path]) -> list[tuple[str, Budget]]:
-    """Named budgets from budget files and scenario files, names made unique."""
-    if not paths:
-        raise InputError("compare: give at least one budget or scenario file")
-    out: list[tuple[str, Budget]] = []
-    many = len(paths) > 1
-    for path in paths:
-        entries = expand_file(path)
-        for name, b in entries:
-            if many and len(entries) > 1:
-                name = f"{Path(path).stem}/{name}"
-            out.append((name, b))
-    seen: dict[str, int] = {}
-    unique = []
-    for name, b in out:
-        seen[name] = seen.get(name, 0) + 1
-        unique.append((name if seen[name] == 1 else f"{name}#{seen[name]}", b))
-    return unique
-
 
 # ---- fixed-model mode -----------------------------------------------------------------------
 LOSS_TOLERANCE = 1e-4  # nats/token: a rounded model (13B, 260B) within this reaches the target
@@ -160,30 +44,12 @@ def parse_at(spec: str) -> dict[str, float]:
     return out
 
 
-def _params_for_tokens(sc, tokens: float) -> float:
-    """N on the iso-loss curve for D = ``tokens`` (the loss falls monotonically in N)."""
-    lo, hi = np.log(sc.params_range[0]), np.log(sc.params_range[1])
-    limit = float(np.asarray(sc.loss.limit))
-    if float(sc.loss_lhs(math.exp(hi), tokens)) > limit:
-        return math.inf
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if float(sc.loss_lhs(math.exp(mid), tokens)) > limit:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-13:
-            break
-    return math.exp(hi)
-
-
 def cost_fixed(problem, params: Optional[float] = None, tokens: Optional[float] = None):
     """Cost a given model: ``(PlanPoint, candidate index, warnings)``.  Among the candidate
     configurations, those whose constraints hold come first, then those that reach the target
     (served) loss within ``LOSS_TOLERANCE``, then the cheapest; a missing ``params`` or
     ``tokens`` comes from the iso-loss curve at the target loss."""
     from planner.optimize import evaluate
-    from planner.optimize.iso_loss import _Curve
     from planner.plan import extrapolation_warnings
 
     if params is None and tokens is None:
@@ -193,9 +59,9 @@ def cost_fixed(problem, params: Optional[float] = None, tokens: Optional[float] 
         sc = cand.scenario
         n, d = params, tokens
         if d is None:
-            d = float(_Curve(sc, ()).at(np.log(n))[1])
+            d = float(sc.loss_constraint.tokens(n))
         elif n is None:
-            n = _params_for_tokens(sc, d)
+            n = float(sc.loss_constraint.params_for_tokens(d))
         if not (math.isfinite(n) and math.isfinite(d)):
             continue
         obj = float(sc.objective_value(n, d))
@@ -373,8 +239,9 @@ class Comparison:
 def compare(sources: Sequence[str | Path] | Sequence[tuple[str, Budget]],
             at: Optional[dict | str] = None, solver: Optional[str] = None) -> Comparison:
     """Optimise (or, with ``at``, cost a fixed model in) every scenario."""
-    from planner.analysis.sweep import optimize_many
+    from planner.budget.scenarios import load_scenarios
     from planner.optimize import prepare
+    from planner.optimize.batch import optimize_many
 
     named = (list(sources) if sources and isinstance(sources[0], tuple)
              else load_scenarios(sources))
@@ -390,8 +257,8 @@ def compare(sources: Sequence[str | Path] | Sequence[tuple[str, Budget]],
     results = optimize_many(budgets, solver, problems=problems)
     entries = []
     for (name, b), prob, res in zip(named, problems, results):
-        if isinstance(res, Exception):
-            entries.append(Entry(name, b.source, error=str(res)))
+        if not res.ok:
+            entries.append(Entry(name, b.source, error=res.message))
             continue
         if at:
             try:
@@ -405,5 +272,4 @@ def compare(sources: Sequence[str | Path] | Sequence[tuple[str, Budget]],
     return Comparison(tuple(entries), at)
 
 
-__all__ = ["Comparison", "Entry", "Metric", "compare", "cost_fixed", "expand_file",
-           "load_scenarios", "merge", "parse_at"]
+__all__ = ["Comparison", "Entry", "Metric", "compare", "cost_fixed", "parse_at"]

@@ -11,13 +11,12 @@ only lower a perturbed cost further.  All perturbed problems are solved in one s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from planner.budget import Budget, load_budget
 from planner.errors import InfeasibleError, PlannerError
 
-POSYNOMIAL_FORMS = ("chinchilla", "kaplan")
 LAW_LABELS = {
     "E": "E (irreducible loss)", "A": "A (parameter term)", "B": "B (data term)",
     "alpha": "α (exponent on N)", "beta": "β (exponent on D)",
@@ -91,36 +90,15 @@ class Sensitivity:
         }
 
 
-def _restrict(problem, index: Optional[int]):
-    if index is None or len(problem.candidates) == 1:
-        return problem
-    from planner.optimize import Problem
-
-    return Problem(problem.budget, problem.law, problem.target_loss,
-                   (problem.candidates[index],))
-
-
-def _config_index(problem, config) -> Optional[int]:
-    for i, c in enumerate(problem.candidates):
-        if c.config == config:
-            return i
-    return None
-
-
 def sensitivity(budget: Budget | str | dict, fraction: float = 0.2,
                 solver: Optional[str] = None, problem=None, result=None) -> Sensitivity:
     """Re-solve the plan with each input at ×(1 − fraction) and ×(1 + fraction).
 
     ``problem`` and ``result`` (the prepared budget and its ``optimize`` result) save solving
     the base plan again."""
-    from planner.analysis.sweep import (
-        budget_data,
-        scale_demand,
-        set_field,
-        solve_problems,
-    )
-    from planner.optimize import prepare, solve_candidates
-    from planner.optimize.build import target_loss
+    from planner.budget.edit import budget_data, scale_demand, set_field
+    from planner.optimize import plan_candidate, prepare, solve_candidates
+    from planner.optimize.batch import solve_problems
 
     if not 0 < fraction < 1:
         raise ValueError("fraction must be in (0, 1)")
@@ -131,7 +109,6 @@ def sensitivity(budget: Budget | str | dict, fraction: float = 0.2,
     name = "iso_loss" if name == "auto" else name
     if result is not None:
         from planner.optimize.scenario import Solution
-        from planner.render.figures import plan_candidate
 
         best = problem.candidates.index(plan_candidate(problem, result))
         base_sol = Solution(result.plan.params, result.plan.train_tokens,
@@ -150,7 +127,7 @@ def sensitivity(budget: Budget | str | dict, fraction: float = 0.2,
     notes = []
     if fixed:
         notes.append(f"serving configuration held at the plan's choice ({config.label()})")
-    base_problem = _restrict(problem, best if fixed else None)
+    base_problem = problem.restricted(best) if fixed else problem
     unit = problem.candidates[best].scenario.objective_unit
     base = Outcome(1.0, float(base_sol.params), float(base_sol.tokens),
                    float(base_sol.objective))
@@ -158,25 +135,12 @@ def sensitivity(budget: Budget | str | dict, fraction: float = 0.2,
     # (name, label, unit, base value, low value, high value, problem_low, problem_high)
     specs: list[tuple] = []
     law = problem.law
-    constants = law.constants() if law.form in POSYNOMIAL_FORMS else {}
-    if not constants:
-        notes.append(f"law constants not perturbed: the {law.form} law is not a posynomial")
-    for key, value in constants.items():
+    for key, value in law.constants().items():
         pair = []
         for s in (-fraction, fraction):
             v = value * (1 + s)
             try:
-                law2 = law.with_constants(**{key: v})
-                loss = (problem.target_loss if budget.target.loss is not None
-                        else target_loss(budget, law2))
-                if loss <= law2.irreducible_loss:
-                    raise InfeasibleError(f"target loss {loss:.4g} ≤ E = "
-                                          f"{law2.irreducible_loss:.4g}")
-                cands = tuple(replace(c, scenario=replace(c.scenario,
-                                                          loss=law2.posynomial(loss)))
-                              for c in base_problem.candidates)
-                pair.append((v, replace(base_problem, law=law2, target_loss=loss,
-                                        candidates=cands)))
+                pair.append((v, base_problem.with_law(law.with_constants(**{key: v}))))
             except InfeasibleError as exc:
                 pair.append((v, _short(exc)))
         specs.append((f"law.{key}", LAW_LABELS.get(key, key), "", value, *pair))
@@ -191,8 +155,8 @@ def sensitivity(budget: Budget | str | dict, fraction: float = 0.2,
         except PlannerError as exc:
             return _short(exc)
         if fixed:
-            k = _config_index(p, config)
-            return _restrict(p, k) if k is not None else "configuration not available"
+            k = next((i for i, c in enumerate(p.candidates) if c.config == config), None)
+            return p.restricted(k) if k is not None else "configuration not available"
         return p
 
     def perturb(label, uname, base_value, make, name_, cap=None):
@@ -246,8 +210,8 @@ def _short(exc: Exception) -> str:
 
 def _solve_all(problems: list, solver: str) -> list:
     """Per problem: the cheapest feasible Solution, or a message."""
-    from planner.analysis.sweep import solve_problems
     from planner.optimize import solve_candidates
+    from planner.optimize.batch import solve_problems
 
     out: list = [None] * len(problems)
     if solver == "iso_loss":
@@ -257,18 +221,6 @@ def _solve_all(problems: list, solver: str) -> list:
                 out[i] = s[0]
     for i, p in enumerate(problems):
         if p is None or out[i] is not None:
-            continue
-        if p.law.form not in POSYNOMIAL_FORMS:  # its own solver, inside optimize()
-            from planner.optimize import optimize
-            from planner.optimize.scenario import Solution
-
-            try:
-                r = optimize(p.budget, solver=solver, uncertainty=False)
-            except PlannerError as exc:
-                out[i] = _short(exc)
-                continue
-            out[i] = Solution(r.plan.params, r.plan.train_tokens, r.plan.objective, "optimal",
-                              r.solver)
             continue
         sol, _ = solve_candidates(p, solver)
         out[i] = sol if sol.status == "optimal" else (sol.message or "infeasible")

@@ -20,15 +20,14 @@ PUBLISHED_SE = {"epoch2024": (0.03, 124.58, 1293.23, 0.02, 0.02)}
 
 
 def law_samples(law, n: int, seed: int) -> tuple[np.ndarray, str]:
-    """(k, 5) constants E, A, B, α, β and where they came from."""
-    if law.form != "chinchilla":
-        raise InputError(f"law {law.name}: plan uncertainty needs a Chinchilla-form law")
+    """(k, m) samples of the law's constants (columns ``law.constant_names``) and where they
+    came from."""
     if getattr(law, "samples", None) is not None and len(law.samples):
         s = np.asarray(law.samples, dtype=float)
         if len(s) > n:
             s = s[np.random.default_rng(seed).choice(len(s), n, replace=False)]
         return s, "bootstrap"
-    if law.name in PUBLISHED_SE:
+    if law.name in PUBLISHED_SE and law.form == "chinchilla":
         rng = np.random.default_rng(seed)
         mean = np.array([law.E, law.A, law.B, law.alpha, law.beta])
         s = mean + rng.standard_normal((n, 5)) * np.array(PUBLISHED_SE[law.name])
@@ -46,11 +45,68 @@ def _pcts(x: np.ndarray) -> dict[str, float]:
     return {"p10": float(p10), "p50": float(p50), "p90": float(p90)}
 
 
+def _by_sample(problem, solution, consts: np.ndarray, candidate: int):
+    """Optimum and point-plan cost under each sample, one solve per sample: any law (the
+    repeated-data law's nested solve included)."""
+    from dataclasses import replace as _replace
+
+    from planner.optimize.build import loss_fields
+    from planner.optimize.solve import solve
+
+    law = problem.law
+    sc = problem.candidates[candidate].scenario
+    k = len(consts)
+    params, tokens, objective = np.full(k, np.nan), np.full(k, np.nan), np.full(k, np.nan)
+    cost, feasible, holds = np.full(k, np.nan), np.zeros(k, bool), np.zeros(k, bool)
+    for i, row in enumerate(consts):
+        law_i = law.with_constants(**dict(zip(law.constant_names, (float(x) for x in row))))
+        if problem.target_loss <= law_i.irreducible_loss:
+            continue
+        sc_i = _replace(sc, **loss_fields(law_i, problem.target_loss, sc.loss_extra))
+        opt = solve(sc_i)
+        if opt.status == "optimal":
+            feasible[i] = True
+            params[i], tokens[i], objective[i] = opt.params, opt.tokens, opt.objective
+        n = solution.params
+        d = float(sc_i.loss_constraint.tokens(n))
+        if np.isfinite(d):
+            cost[i] = float(sc_i.objective_value(n, d))
+            holds[i] = all(float(c.slack(n, d)) >= -1e-9 for c in sc_i.constraints)
+    return params, tokens, objective, cost, feasible, holds
+
+
+def _summary(n_samples, source, unit, params, tokens, objective, cost, feasible, both):
+    regret = np.where(both, cost - objective, np.nan)
+    return {
+        "n_samples": int(n_samples),
+        "source": source,
+        "params": _pcts(np.where(feasible, params, np.nan)),
+        "train_tokens": _pcts(np.where(feasible, tokens, np.nan)),
+        "objective": _pcts(np.where(feasible, objective, np.nan)),
+        "objective_unit": unit,
+        "point_plan_objective": _pcts(np.where(both, cost, np.nan)),
+        "expected_regret": float(np.nanmean(regret)) if np.any(both) else float("nan"),
+        "expected_regret_fraction": float(np.nanmean(regret / objective))
+        if np.any(both) else float("nan"),
+        # the mean is dominated by samples under which the planned N barely reaches the target
+        "median_regret_fraction": float(np.nanmedian(regret / objective))
+        if np.any(both) else float("nan"),
+        "infeasible_fraction": float(1.0 - np.mean(both)),
+    }
+
+
 def plan_uncertainty(problem, solution, samples: int = 1000, seed: int = 0,
                      candidate: int = 0) -> dict:
     """P10/P50/P90 of the optimal N, D and cost over the law's samples, and the expected
     regret of the point plan (its extra cost under each sample, with D re-chosen to reach the
     target at the planned N)."""
+    if problem.law.form != "chinchilla" or not problem.posynomial:
+        consts, source = law_samples(problem.law, samples, seed)
+        out = _by_sample(problem, solution, consts, candidate)
+        unit = problem.candidates[candidate].scenario.objective_unit
+        params, tokens, objective, cost, feasible, holds = out
+        return _summary(len(consts), source, unit, params, tokens, objective, cost, feasible,
+                        feasible & holds)
     from planner.optimize.iso_loss import _Curve, solve_iso_loss
 
     consts, source = law_samples(problem.law, samples, seed)

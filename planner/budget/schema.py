@@ -417,8 +417,8 @@ class Budget(StrictModel):
                                      "tokens_per_request")
         if serve.quantization_penalty != "none" and serve.weight_bits != 16:
             form = _law_form(self.law)
-            if form not in (None, "chinchilla"):
-                raise ValueError(f"@serve.quantization_penalty: the {form} law cannot take an "
+            if form is not None and not form[1]:
+                raise ValueError(f"@serve.quantization_penalty: the {form[0]} law cannot take an "
                                  "additive loss penalty; use quantization_penalty: none or a "
                                  "Chinchilla-form law")
         return self
@@ -449,18 +449,22 @@ class Budget(StrictModel):
         return f"{name}:{line}:{col}" if line else name
 
 
-def _law_form(spec: Any) -> Optional[str]:
-    """The form of a budget's law when known without reading files (None for law files)."""
-    if isinstance(spec, InlineKaplanLaw):
-        return "kaplan"
-    if isinstance(spec, InlineChinchillaLaw):
-        return "chinchilla"
-    if isinstance(spec, PresetLaw):
-        from planner.laws import ALL_PRESETS
+def _law_form(spec: Any) -> Optional[tuple[str, bool]]:
+    """``(form, takes a quantisation penalty)`` of a budget's law when known without reading
+    files (None for law files)."""
+    from planner.laws import ALL_PRESETS, ChinchillaLaw, KaplanLaw
 
+    if isinstance(spec, InlineKaplanLaw):
+        law = KaplanLaw
+    elif isinstance(spec, InlineChinchillaLaw):
+        law = ChinchillaLaw
+    elif isinstance(spec, PresetLaw):
         law = ALL_PRESETS.get(spec.preset)
-        return None if law is None else law.form
-    return None
+    else:
+        return None
+    if law is None:
+        return None
+    return law.form, bool(getattr(law, "takes_quantization_penalty", law.form == "chinchilla"))
 
 
 def budget_from_data(data: Any, marks: Marks | None = None, where: str = "<budget>") -> Budget:

@@ -35,6 +35,7 @@ def optimize(
     from planner.render.terminal import render_plan, to_json
 
     result = run(budget, solver=value_of(solver), check=check, uncertainty=uncertainty or None)
+    result.raise_for_status()
     check_plan(result)  # exit 4 with the reason rather than a non-finite or wrong plan
     if as_json:
         print(to_json(result))
@@ -52,7 +53,7 @@ def validate(budget: Path = BudgetArg) -> None:
 
     b = load_budget(budget)
     law = resolve_law(b)
-    if law.form == "data-constrained" and b.data is not None:
+    if getattr(law, "repeats_data", False) and b.data is not None:
         law = law.with_unique_tokens(b.data.unique_tokens)
     loss = target_loss(b, law)
     if b.uses_hardware:

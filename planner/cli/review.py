@@ -70,7 +70,10 @@ def sweep(
     with _progress() as progress:
         result = run(budget, axes, solver=value_of(solver), progress=progress)
     if csv_path is not None:
-        result.to_csv(csv_path)
+        from planner.files import atomic_write
+        from planner.render.csv_table import csv_text
+
+        atomic_write(csv_path, csv_text(result.rows()), inputs=[budget], option="--csv")
     if as_json:
         print(to_json(result))
     else:
@@ -127,9 +130,9 @@ def report(
                                  "report.md, report.html and figures/ into."),
     fraction: float = typer.Option(0.2, "--fraction", min=0.001, max=0.9,
                                    help="Sensitivity perturbation (0.2: ±20%)."),
-    formats: FormatsChoice = typer.Option(FormatsChoice.png_svg, "--formats",
-                                          case_sensitive=False, help="Figure formats: png,svg, "
-                                          "one of them, or 'none'."),
+    formats: FormatsChoice = typer.Option(FormatsChoice.png, "--formats", case_sensitive=False,
+                                          help="Figure formats: png (default), svg, png,svg, "
+                                          "or 'none'."),
     no_html: bool = typer.Option(False, "--no-html", help="Markdown only."),
     as_json: bool = typer.Option(False, "--json", help="Print the written paths and the plan "
                                  "as JSON."),

@@ -7,7 +7,7 @@ stored exactly as their sources print them.  N is parameters, D training tokens,
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -46,6 +46,10 @@ class ChinchillaLaw:
     name: str = "inline"
     info: LawInfo = field(default_factory=LawInfo)
     form: str = "chinchilla"
+    is_posynomial: ClassVar[bool] = True  # the loss constraint is a posynomial (GP-solvable)
+    repeats_data: ClassVar[bool] = False  # data.unique_tokens is a hard cap D ≤ U
+    takes_quantization_penalty: ClassVar[bool] = True  # an additive loss penalty keeps the form
+    constant_names: ClassVar[tuple[str, ...]] = ("E", "A", "B", "alpha", "beta")
     # bootstrap constants, shape (k, 5): columns E, A, B, alpha, beta (planner fit)
     samples: Any = field(default=None, compare=False, hash=False, repr=False)
 
@@ -66,7 +70,18 @@ class ChinchillaLaw:
                     + np.exp(np.log(self.B) - self.beta * np.log(d)))
 
     def posynomial(self, target_loss) -> PosyLoss:
+        """The loss constraint ``L(N, D) ≤ target_loss`` in posynomial form."""
         return PosyLoss(self.E, self.A, self.alpha, self.B, self.beta, target_loss)
+
+    def iso_loss_curve(self, target_loss, extra=(), shape=()):
+        """The loss constraint (plus ``extra`` loss terms) and its iso-loss curve D(N)."""
+        from planner.laws.curve import PosynomialCurve
+
+        return PosynomialCurve(self.posynomial(target_loss), tuple(extra), shape)
+
+    def plan_details(self, params, tokens) -> dict:
+        """Law-specific quantities a plan reports (none for this law)."""
+        return {}
 
     @property
     def G(self) -> float:

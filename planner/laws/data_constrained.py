@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 import numpy as np
 
@@ -41,6 +41,10 @@ class DataConstrainedLaw:
         provenance="P", fitted_params=(7.1e6, 8.67e9), fitted_tokens=(1e8, 9e11),
         note="R_D*, R_N* sit on a flat ridge (REFERENCE §1.5): compare losses, not constants"))
     form: str = "data-constrained"
+    repeats_data: ClassVar[bool] = True  # plans repeated epochs over data.unique_tokens
+    takes_quantization_penalty: ClassVar[bool] = False
+    constant_names: ClassVar[tuple[str, ...]] = ("E", "A", "B", "alpha", "beta", "R_D_star",
+                                                 "R_N_star")
     unique_tokens: Optional[float] = None
     samples: Any = field(default=None, compare=False, hash=False, repr=False)
 
@@ -78,9 +82,36 @@ class DataConstrainedLaw:
         n_eff, d_eff = self.effective(params, tokens, unique_tokens)
         return self.E + self.A * n_eff ** (-self.alpha) + self.B * d_eff ** (-self.beta)
 
+    @property
+    def is_posynomial(self) -> bool:
+        """Without a unique-token cap nothing repeats and the law is Chinchilla's."""
+        return self.unique_tokens is None
+
     def posynomial(self, target_loss) -> PosyLoss:
-        """The no-repetition (Chinchilla) form: used for the Chinchilla baseline."""
+        """The no-repetition (Chinchilla) form: the whole law when ``unique_tokens`` is None."""
         return PosyLoss(self.E, self.A, self.alpha, self.B, self.beta, target_loss)
+
+    def iso_loss_curve(self, target_loss, extra=(), shape=()):
+        """The loss constraint and its iso-loss curve D(N): with repeated data, the smallest
+        D whose loss (repetition decay included) reaches the target; D' saturates at
+        U·(1 + R_D*), so the search in log D stops far above it."""
+        from planner.laws.curve import GeneralCurve, PosynomialCurve
+
+        if extra:
+            raise ValueError("the data-constrained law takes no additive loss terms")
+        if self.unique_tokens is None:
+            return PosynomialCurve(self.posynomial(target_loss), (), shape)
+        v_max = math.log(self.unique_tokens) + math.log(1.0 + self.R_D_star) + 60.0
+        return GeneralCurve(self.loss, float(target_loss), v_max)
+
+    def plan_details(self, params, tokens) -> dict:
+        """Epochs over the unique data and the effective N', D' of a plan (repeated data)."""
+        if self.unique_tokens is None:
+            return {}
+        n_eff, d_eff = self.effective(params, tokens)
+        return {"epochs": float(tokens) / self.unique_tokens,
+                "unique_tokens": self.unique_tokens, "effective_tokens": float(d_eff),
+                "effective_params": float(n_eff)}
 
     def compute_optimal(self, flops):
         """Compute-optimal (N, D) of the base (no-repetition) law."""
@@ -88,6 +119,9 @@ class DataConstrainedLaw:
 
     def compute_optimal_tokens(self, params):
         return compute_optimal_tokens(self.A, self.alpha, self.B, self.beta, params)
+
+    def with_constants(self, **changes) -> "DataConstrainedLaw":
+        return replace(self, **changes)
 
     def with_unique_tokens(self, unique_tokens: float) -> "DataConstrainedLaw":
         return replace(self, unique_tokens=float(unique_tokens))

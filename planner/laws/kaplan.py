@@ -7,6 +7,7 @@ see it in posynomial form: ``(N_c/N)^(α_N/α_D) + D_c/D ≤ L^(1/α_D)``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 import numpy as np
 
@@ -34,6 +35,10 @@ class KaplanLaw:
         )
     )
     form: str = "kaplan"
+    is_posynomial: ClassVar[bool] = True  # after raising both sides to 1/α_D
+    repeats_data: ClassVar[bool] = False  # data.unique_tokens is a hard cap D ≤ U
+    takes_quantization_penalty: ClassVar[bool] = False  # a penalty on L is not one on L^(1/α_D)
+    constant_names: ClassVar[tuple[str, ...]] = ("alpha_N", "alpha_D", "N_c", "D_c")
 
     @property
     def irreducible_loss(self) -> float:
@@ -56,6 +61,15 @@ class KaplanLaw:
         if np.ndim(limit) == 0:
             limit = float(limit)
         return PosyLoss(0.0, self.N_c**a, a, self.D_c, 1.0, limit)
+
+    def iso_loss_curve(self, target_loss, extra=(), shape=()):
+        """The loss constraint in its posynomial form and its iso-loss curve D(N)."""
+        from planner.laws.curve import PosynomialCurve
+
+        return PosynomialCurve(self.posynomial(target_loss), tuple(extra), shape)
+
+    def plan_details(self, params, tokens) -> dict:
+        return {}
 
     def _equivalent(self):
         """Constants of the equivalent Chinchilla-form law in L^(1/α_D) space."""

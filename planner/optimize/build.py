@@ -72,11 +72,11 @@ def flops_items(inference_tokens: float) -> tuple[CostItem, CostItem]:
 
 
 def bound_constraints(budget: Budget, inference_tokens: float,
-                      law_form: str = "chinchilla") -> tuple[Constraint, ...]:
+                      law: Law | None = None) -> tuple[Constraint, ...]:
     """The ``constraints:`` block (and a data cap) as monomial/posynomial constraints.
 
-    ``data.unique_tokens`` caps D for every law form except ``data-constrained``, whose solver
-    plans repeated epochs instead (REFERENCE §1.3)."""
+    ``data.unique_tokens`` caps D for every law except one that repeats data (the
+    data-constrained law of Muennighoff et al. 2023 plans repeated epochs instead)."""
     b = budget.constraints
     out = []
     if b.max_params is not None:
@@ -102,7 +102,7 @@ def bound_constraints(budget: Budget, inference_tokens: float,
                                                                     "ratio"),
                               1 + 1e-9, "parameters = model.params"))
     data = budget.data
-    if data is not None and law_form != "data-constrained":
+    if data is not None and not getattr(law, "repeats_data", False):
         out.append(Constraint("unique_tokens", CostItem.monomial("tokens", 1.0, 0, 1, "tokens"),
                               data.unique_tokens,
                               "training tokens ≤ data.unique_tokens (this law cannot repeat data)"))
@@ -114,14 +114,23 @@ def bound_constraints(budget: Budget, inference_tokens: float,
     return tuple(out)
 
 
+def loss_fields(law: Law, loss: float, extra: tuple[Term, ...] = ()) -> dict:
+    """The Scenario fields of the loss constraint: its posynomial form (and extra terms), or,
+    for a law that is not a posynomial, its iso-loss curve."""
+    if law.is_posynomial:
+        return {"loss": law.posynomial(loss), "loss_extra": tuple(extra)}
+    return {"loss": None, "curve": law.iso_loss_curve(loss, extra)}
+
+
 def build_scenario(budget: Budget, law: Law, loss: float) -> Scenario:
-    """The FLOPs scenario of REFERENCE §4: min 6ND + 2N·T s.t. L(N, D) ≤ L*, plus bounds."""
+    """The FLOPs problem of Sardana et al. 2024 (arXiv 2401.00448): min 6ND + 2N·T s.t.
+    L(N, D) ≤ L*, plus bounds."""
     tokens = budget.inference.total_tokens
     return Scenario(
-        loss=law.posynomial(loss),
         objective=flops_items(tokens),
-        constraints=bound_constraints(budget, tokens, law.form),
+        constraints=bound_constraints(budget, tokens, law),
         objective_unit="flops",
+        **loss_fields(law, loss),
     )
 
 
@@ -197,10 +206,11 @@ def penalty_law(budget: Budget, law: Law):
     serve = budget.serve
     if serve is None or serve.quantization_penalty == "none" or serve.weight_bits == 16:
         return None
-    if law.form != "chinchilla":
+    if not law.takes_quantization_penalty:
         raise InputError(f"{budget.where('serve', 'quantization_penalty')}: "
-                         f"serve.quantization_penalty: the {law.form} law cannot take an additive "
-                         "loss penalty; use quantization_penalty: none or a Chinchilla-form law")
+                         f"serve.quantization_penalty: the {law.form} law {law.name} cannot take "
+                         "an additive loss penalty; use quantization_penalty: none or a "
+                         "Chinchilla-form law")
     return PENALTIES[serve.quantization_penalty]
 
 
@@ -215,7 +225,7 @@ def build_candidates(budget: Budget, law: Law, loss: float) -> list[Candidate]:
     serve_hw = resolve_hardware((budget.serve or ServeSpec()).hardware, budget, "serve")
     penalty = penalty_law(budget, law)
     tokens = budget.inference.total_tokens
-    bounds = bound_constraints(budget, tokens, law.form)
+    bounds = bound_constraints(budget, tokens, law)
     out = []
     for bits, gamma, g in itertools.product(*_options(budget)):
         config = ServingConfig(bits, gamma, g)
@@ -225,8 +235,7 @@ def build_candidates(budget: Budget, law: Law, loss: float) -> list[Candidate]:
         else:
             objective = cm.items_in(budget.objective)
         extra: tuple[Term, ...] = (penalty.term(bits),) if penalty is not None else ()
-        sc = Scenario(loss=law.posynomial(loss), objective=objective,
-                      constraints=bounds + hardware_constraints(budget, cm), loss_extra=extra,
-                      objective_unit=budget.objective)
+        sc = Scenario(objective=objective, constraints=bounds + hardware_constraints(budget, cm),
+                      objective_unit=budget.objective, **loss_fields(law, loss, extra))
         out.append(Candidate(sc, config, cm))
     return out

@@ -1,14 +1,18 @@
-"""What to minimise, subject to what: the solver-facing problem.
+"""What to minimise, subject to what: the whole problem the solvers read.
 
 minimise   Σ objective items(N, D)
-subject to E + A·N^-α + B·D^-β + Σ loss_extra(N, D) ≤ limit      (the loss target, posynomial form)
-           item_k(N, D) ≤ limit_k                                  (constraints)
+subject to loss constraint (the target)                         (``loss_constraint``)
+           item_k(N, D) ≤ limit_k                                 (constraints)
+
+The loss constraint is ``E + A·N^-α + B·D^-β + Σ loss_extra(N, D) ≤ limit`` for posynomial
+laws (``loss`` holds it), or any law's iso-loss curve (``curve``, e.g. repeated data), which the
+GP solver cannot read (``posynomial`` is False).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -19,18 +23,39 @@ from planner.terms import Constraint, CostItem, PosyLoss, Term
 class Scenario:
     """A planning problem in the monomial-term form both solvers read.
 
-    ``loss_extra`` terms are added to the loss left-hand side (e.g. a quantisation penalty
-    ``k·D^βq·N^-αq`` at fixed bits).  Coefficients may be arrays for a batch of scenarios of the
-    same structure; ``params_range`` brackets the 1-D solver's search (parameters).
+    ``loss`` is the loss constraint in posynomial form (None when the law is not a
+    posynomial); ``loss_extra`` terms are added to its left-hand side (e.g. a quantisation
+    penalty ``k·D^βq·N^-αq`` at fixed bits); ``curve`` is the loss constraint of a law that is
+    not a posynomial (``planner.laws.curve.GeneralCurve``).  Coefficients may be arrays for a
+    batch of scenarios of the same structure; ``params_range`` brackets the 1-D search (N).
     """
 
-    loss: PosyLoss
+    loss: Optional[PosyLoss]
     objective: tuple[CostItem, ...]
     constraints: tuple[Constraint, ...] = ()
     loss_extra: tuple[Term, ...] = ()
     objective_unit: str = "flops"
     params_range: tuple[float, float] = (1.0e4, 1.0e17)
+    curve: Any = None
 
+    @property
+    def posynomial(self) -> bool:
+        """Whether the whole problem is a geometric program (the GP solver can read it)."""
+        return self.curve is None or bool(self.curve.posynomial)
+
+    @property
+    def loss_constraint(self):
+        """The loss constraint with its iso-loss curve: ``tokens(N)``, ``dlog_tokens(N)``,
+        ``params_for_tokens(D)``, ``lhs(N, D)`` and ``limit``."""
+        if self.curve is not None:
+            return self.curve
+        from planner.laws.curve import PosynomialCurve
+
+        shape = np.broadcast_shapes(*[np.shape(x) for x in (
+            self.loss.E, self.loss.A, self.loss.B, self.loss.alpha, self.loss.beta,
+            self.loss.limit)], *[np.shape(t.coef) for t in self.loss_extra])
+        return PosynomialCurve(self.loss, self.loss_extra, shape, float(np.log(
+            self.params_range[1])))
     def objective_value(self, params, tokens):
         total = 0.0
         for item in self.objective:
@@ -38,7 +63,9 @@ class Scenario:
         return total
 
     def loss_lhs(self, params, tokens):
-        """Left-hand side of the loss constraint (posynomial space)."""
+        """Left-hand side of the loss constraint (posynomial space for posynomial laws)."""
+        if self.curve is not None:
+            return self.curve.lhs(params, tokens)
         p = self.loss
         out = p.E + p.A * np.asarray(params, float) ** (-p.alpha) + p.B * np.asarray(
             tokens, float
@@ -48,7 +75,8 @@ class Scenario:
         return out
 
     def batch_size(self) -> int:
-        arrays = [self.loss.limit, self.loss.E, self.loss.A, self.loss.B]
+        arrays = [] if self.loss is None else [self.loss.limit, self.loss.E, self.loss.A,
+                                               self.loss.B]
         arrays += [t.coef for item in self.objective for p in item.alternatives for t in p]
         arrays += [c.limit for c in self.constraints]
         return int(np.broadcast(*[np.asarray(a) for a in arrays]).size)
@@ -85,6 +113,8 @@ def stack_scenarios(scenarios) -> Scenario:
 
     scenarios = list(scenarios)
     first = scenarios[0]
+    if not all(sc.posynomial for sc in scenarios):
+        raise ValueError("scenarios of a law that is not a posynomial do not stack")
 
     def terms(ts):
         ts = list(ts)

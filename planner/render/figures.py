@@ -1,5 +1,5 @@
-"""Figures for planning reviews: numbers first (``*_data``: plain numpy, testable without
-matplotlib), then drawings (``*_figure``: matplotlib's object API on the Agg canvas, no pyplot).
+"""Figures for planning reviews: drawings only (matplotlib's object API on the Agg canvas, no
+pyplot) of the numbers computed by ``planner.analysis.curves`` and ``.sensitivity``.
 
 * lifetime cost vs N along the iso-loss curve, for several demands, minima marked;
 * the train-vs-inference cost frontier (non-dominated branch), plan and Chinchilla marked;
@@ -13,263 +13,20 @@ functions.  ``save_figure`` writes PNG and SVG; the SVG is byte-stable between r
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from planner.errors import InputError, PlannerError
+from planner.errors import InputError
 
-TRAIN_ITEMS = ("train", "draft_train")
 SVG_SALT = "planner"
-DEMAND_MULTIPLIERS = (0.01, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0)  # of the budget's demand
 
 
 def unit_label(unit: str) -> str:
     from planner.units import UNIT_LABELS
 
     return UNIT_LABELS.get(unit, unit)
-
-
-# ---- the iso-loss curve and the cost along it -----------------------------------------------
-def _expand(sc, ndim_extra: int = 1):
-    """The batch scenario with every array coefficient given trailing axes, so that a batch of
-    K candidates broadcasts against a grid of P model sizes as (K, P)."""
-    from planner.terms import Constraint, CostItem, PosyLoss, Term
-
-    def col(x):
-        a = np.asarray(x)
-        return a.reshape(a.shape + (1,) * ndim_extra) if a.ndim else x
-
-    def term(t):
-        return Term(col(t.coef), t.n_exp, t.d_exp)
-
-    def item(it):
-        return CostItem(it.name, tuple(tuple(term(t) for t in p) for p in it.alternatives),
-                        it.unit)
-
-    p = sc.loss
-    loss = PosyLoss(col(p.E), col(p.A), col(p.alpha), col(p.B), col(p.beta), col(p.limit))
-    return replace(sc, loss=loss, objective=tuple(item(i) for i in sc.objective),
-                   constraints=tuple(Constraint(c.name, item(c.item), col(c.limit),
-                                                c.description) for c in sc.constraints),
-                   loss_extra=tuple(term(t) for t in sc.loss_extra))
-
-
-def curve_costs(problem, params: np.ndarray, candidates=None) -> dict[str, np.ndarray]:
-    """Along the iso-loss curve at each N of ``params``: the training tokens, the lifetime cost
-    (objective unit), its training and inference parts, of the cheapest candidate configuration
-    (of ``candidates``, default all of the problem's) whose constraints hold there (NaN where
-    none does or the target is out of reach)."""
-    from planner.optimize.iso_loss import _Curve
-    from planner.optimize.scenario import stack_scenarios
-
-    params = np.asarray(params, dtype=float)
-    cands = list(candidates) if candidates is not None else list(problem.candidates)
-    k = len(cands)
-    sc = (_expand(stack_scenarios(c.scenario for c in cands)) if k > 1
-          else cands[0].scenario)
-    shape = (k,) + params.shape if k > 1 else params.shape
-    curve = _Curve(sc, shape)
-    with np.errstate(all="ignore"):
-        n, d, _ = curve.at(np.log(params))
-        n = np.broadcast_to(n, shape)
-        d = np.broadcast_to(d, shape)
-        obj = np.broadcast_to(sc.objective_value(n, d), shape)
-        train = np.zeros(shape)
-        for it in sc.objective:
-            if it.name in TRAIN_ITEMS:
-                train = train + it.value(n, d)
-        ok = np.isfinite(d) & np.isfinite(obj)
-        for c in sc.constraints:
-            ok &= np.asarray(c.item.value(n, d)) <= np.asarray(c.limit) * (1 + 1e-9)
-    masked = np.where(ok, obj, np.inf)
-    if k > 1:
-        pick = np.argmin(masked, axis=0)
-        take = lambda a: np.take_along_axis(np.broadcast_to(a, shape), pick[None], 0)[0]  # noqa
-        best, d_best, t_best = take(masked), take(d), take(train)
-    else:
-        pick = np.zeros(params.shape, dtype=int)
-        best, d_best, t_best = masked, d, train
-    good = np.isfinite(best)
-    nan = np.nan
-    with np.errstate(invalid="ignore"):
-        inference = np.where(good, best - t_best, nan)
-    reachable = np.isfinite(d).any(axis=0) if k > 1 else np.isfinite(d)
-    return {"params": params, "tokens": np.where(good, d_best, nan),
-            "objective": np.where(good, best, nan),
-            "train": np.where(good, t_best, nan), "inference": inference,
-            "candidate": pick, "reachable": reachable}
-
-
-def min_params(problem) -> float:
-    """Smallest N that reaches the target loss with unlimited data (no extra loss terms)."""
-    p = problem.candidates[0].scenario.loss
-    return float((p.A / (p.limit - p.E)) ** (1.0 / p.alpha))
-
-
-def _split(point) -> tuple[float, float]:
-    train = sum(v for k, v in point.items.items() if k in TRAIN_ITEMS)
-    return train, point.objective - train
-
-
-# ---- demand study: the optimum as inference demand grows ------------------------------------
-def demand_study(budget, problem=None, result=None, multipliers=None,
-                 progress=None) -> dict[str, Any]:
-    """Plans at lifetime inference demand = base × multipliers (or, for a budget without
-    demand, at multiples of the Chinchilla model's training tokens), batched."""
-    from planner.analysis.sweep import budget_data, optimize_many, set_field
-    from planner.optimize import chinchilla_point, optimize, prepare
-
-    problem = problem or prepare(budget)
-    data, marks, where = budget_data(budget)
-    base_total = budget.inference.total_tokens
-    if multipliers is None:
-        multipliers = DEMAND_MULTIPLIERS
-    multipliers = np.asarray(multipliers, dtype=float)
-    if base_total > 0:
-        levels = base_total * multipliers
-        reference = "the budget's demand"
-    else:
-        levels = chinchilla_point(problem.candidates[0].scenario)[1] * multipliers
-        reference = "the Chinchilla model's training tokens"
-    from planner.budget import budget_from_data
-
-    budgets, problems = [], []
-    for m, level in zip(multipliers, levels):
-        if base_total > 0 and m == 1.0:
-            budgets.append(budget)
-            problems.append(problem)
-            continue
-        b = budget_from_data(set_field(data, "inference.tokens", float(level), budget), marks,
-                             where)
-        budgets.append(b)
-        try:
-            problems.append(prepare(b))
-        except PlannerError as exc:
-            problems.append(exc)
-    details: dict = {}
-    results = optimize_many(budgets, problems=problems, progress=progress, details=details)
-    outcome = details["outcome"]
-    base_index = next((i for i, b in enumerate(budgets) if b is budget), None)
-    if result is None:
-        result = results[base_index] if base_index is not None else optimize(budget)
-    return {"outcome": outcome, "base_index": base_index,
-            "multipliers": multipliers, "levels": levels, "reference": reference,
-            "budgets": budgets, "problems": problems, "results": results,
-            "base_total": base_total, "base_problem": problem, "base_result": result}
-
-
-def _ok(res) -> bool:
-    return not isinstance(res, Exception) and res is not None
-
-
-# ---- figure data ----------------------------------------------------------------------------
-def cost_vs_params_data(study: dict, show=(0.01, 0.1, 1.0, 10.0, 100.0),
-                        points: int = 160) -> dict[str, Any]:
-    """Lifetime cost vs N along the iso-loss curve for a few demand levels, with each level's
-    optimum (the solver's answer, to be seen at the curve's minimum)."""
-    from planner.optimize import chinchilla_point
-
-    base = study["base_problem"]
-    n_chin = chinchilla_point(base.candidates[0].scenario)[0]
-    pick = [i for i, m in enumerate(study["multipliers"]) if any(np.isclose(m, s) for s in show)
-            and _ok(study["results"][i]) and _ok(study["problems"][i])]
-    optima = [study["results"][i].plan.params for i in pick]
-    lo = max(min_params(base) * 1.02, min(optima + [n_chin]) / 4.0)
-    hi = max(optima + [n_chin]) * 4.0
-    grid = np.logspace(np.log10(lo), np.log10(hi), points)
-    curves = []
-    for i in pick:
-        res = study["results"][i]
-        c = curve_costs(study["problems"][i], grid)
-        curves.append({"multiplier": float(study["multipliers"][i]),
-                       "demand_tokens": float(study["levels"][i]),
-                       "objective": c["objective"],
-                       "opt_params": res.plan.params, "opt_objective": res.plan.objective,
-                       "opt_tokens": res.plan.train_tokens})
-    return {"params": grid, "curves": curves, "chinchilla_params": n_chin,
-            "unit": study["base_result"].objective_unit, "reference": study["reference"],
-            "base_total": study["base_total"]}
-
-
-def plan_candidate(problem, result):
-    """The candidate configuration the plan uses (matched by its label)."""
-    label = result.plan.extra.get("configuration")
-    for c in problem.candidates:
-        if c.config is not None and c.config.label() == label:
-            return c
-    return problem.candidates[0]
-
-
-def _pareto(train, inference, params):
-    ok = np.isfinite(train) & np.isfinite(inference) & (train > 0) & (inference > 0)
-    order = np.argsort(train[ok], kind="stable")
-    tr, inf, n = train[ok][order], inference[ok][order], params[ok][order]
-    keep = np.zeros(len(tr), dtype=bool)
-    best = np.inf
-    for j in range(len(tr)):  # ascending training cost: keep strictly cheaper inference
-        if inf[j] < best:
-            keep[j] = True
-            best = inf[j]
-    return tr[keep], inf[keep], n[keep]
-
-
-def frontier_data(problem, result, points: int = 300) -> dict[str, Any]:
-    """Training vs inference cost along the iso-loss curve, non-dominated branch only (no
-    other model of the same loss costs less to train *and* less to serve), at the plan's
-    serving configuration and, when it differs, at the Chinchilla baseline's."""
-    from planner.optimize import baseline_candidate, chinchilla_point
-
-    n0, d0 = chinchilla_point(problem.candidates[0].scenario)
-    lo = min_params(problem) * 1.001
-    hi = max(n0, result.plan.params, result.baseline.params) * 2.0
-    grid = np.logspace(np.log10(lo), np.log10(hi), points)
-    plan_c = plan_candidate(problem, result)
-    base_c = baseline_candidate(problem, n0, d0)
-    branches = []
-    for cand, who in ((plan_c, "plan"), (base_c, "baseline")):
-        if who == "baseline" and cand is plan_c:
-            continue
-        c = curve_costs(problem, grid, [cand])
-        cap = 5.0 * max(result.plan.objective, result.baseline.objective)
-        near = c["objective"] <= cap  # drop the far tail near the smallest reachable N
-        tr, inf, n = _pareto(np.where(near, c["train"], np.nan), c["inference"], grid)
-        label = cand.config.label() if cand.config is not None else ""
-        branches.append({"who": who, "configuration": label, "train": tr, "inference": inf,
-                         "params": n})
-    return {"branches": branches,
-            "plan": _split(result.plan), "chinchilla": _split(result.baseline),
-            "plan_params": result.plan.params, "chinchilla_params": result.baseline.params,
-            "unit": result.objective_unit}
-
-
-def contour_data(study: dict, points: int = 160) -> dict[str, Any]:
-    """Loss over a log grid of (N, D), the target, iso-FLOP lines and the optimum's path."""
-    from planner.optimize import chinchilla_point
-
-    base = study["base_problem"]
-    law = base.law
-    res = [r for r in study["results"] if _ok(r)]
-    path_n = np.array([r.plan.params for r in res])
-    path_d = np.array([r.plan.train_tokens for r in res])
-    levels = np.array([lv for lv, r in zip(study["levels"], study["results"]) if _ok(r)])
-    n0, d0 = chinchilla_point(base.candidates[0].scenario)
-    n_lo, n_hi = min(path_n.min(), n0) / 6.0, max(path_n.max(), n0) * 6.0
-    d_lo, d_hi = min(path_d.min(), d0) / 6.0, max(path_d.max(), d0) * 6.0
-    ns = np.logspace(np.log10(n_lo), np.log10(n_hi), points)
-    ds = np.logspace(np.log10(d_lo), np.log10(d_hi), points)
-    nn, dd = np.meshgrid(ns, ds)
-    loss = np.asarray(law.loss(nn, dd), dtype=float)
-    c_lo, c_hi = 6 * n_lo * d_lo, 6 * n_hi * d_hi
-    flops = 10.0 ** np.arange(np.ceil(np.log10(c_lo)), np.floor(np.log10(c_hi)) + 1)
-    r = study["base_result"]
-    return {"params": ns, "tokens": ds, "loss": loss, "target": base.target_loss,
-            "iso_flops": flops, "path_params": path_n, "path_tokens": path_d,
-            "path_demand": levels, "plan": (r.plan.params, r.plan.train_tokens),
-            "chinchilla": (n0, d0), "law": law.name,
-            "penalised": bool(r.plan.extra.get("loss_penalty"))}
 
 
 # ---- drawing --------------------------------------------------------------------------------
@@ -470,38 +227,40 @@ def _num(x: float) -> str:
 
 
 def save_figure(fig, out_dir: str | Path, stem: str,
-                formats: Sequence[str] = ("png", "svg")) -> list[Path]:
-    """Write ``stem.png`` / ``stem.svg``; the SVG is byte-stable (fixed hash salt, no date)."""
+                formats: Sequence[str] = ("png",)) -> list[Path]:
+    """Write ``stem.png`` / ``stem.svg`` (each rendered in memory, then written atomically);
+    the SVG is byte-stable (fixed hash salt, no date)."""
+    import io
+
     import matplotlib
 
-    out_dir = Path(out_dir)
-    from planner.files import make_dir
+    from planner.files import atomic_write
 
-    make_dir(out_dir, option="figures")
+    for fmt in formats:
+        if fmt not in ("png", "svg"):
+            raise InputError(f"unknown figure format {fmt!r}: png or svg")
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{out_dir}: cannot create the figures folder: "
+                         f"{exc.strerror or exc}") from None
     paths = []
     if fig.get_layout_engine() is not None:  # lay out once, not once per format
         fig.draw_without_rendering()
         fig.set_layout_engine("none")
-    import io
-
-    from planner.files import atomic_write
-
-    for fmt in formats:  # refuse an unknown format before anything is written
-        if fmt not in ("png", "svg"):
-            raise InputError(f"unknown figure format {fmt!r}: png or svg")
     with matplotlib.rc_context({"svg.hashsalt": SVG_SALT, "svg.fonttype": "path"}):
         for fmt in formats:
             path = out_dir / f"{stem}.{fmt}"
-            buf = io.BytesIO()  # render to bytes, then write atomically
+            buf = io.BytesIO()
             if fmt == "svg":
                 fig.savefig(buf, format="svg", metadata={"Date": None})
             else:
                 fig.savefig(buf, format="png", dpi=110)
-            atomic_write(path, buf.getvalue(), option="figure")
+            atomic_write(path, buf.getvalue())
             paths.append(path)
     return paths
 
 
-__all__ = ["contour_data", "contour_figure", "cost_vs_params_data", "cost_vs_params_figure",
-           "curve_costs", "demand_study", "frontier_data", "frontier_figure", "save_figure",
-           "tornado_figure"]
+__all__ = ["contour_figure", "cost_vs_params_figure", "frontier_figure", "save_figure",
+           "tornado_figure", "unit_label"]

@@ -13,11 +13,11 @@ import html
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
-import numpy as np
-
-from planner.budget import Budget, load_budget
+from planner.analysis.review import Review
+from planner.budget import Budget
+from planner.errors import InputError
 from planner.units import format_count, format_objective, format_sci, format_usd
 
 SECTIONS = ("Summary", "Plan", "Cost breakdown", "Constraints", "Alternatives", "Sensitivity",
@@ -41,119 +41,14 @@ def _ul(unit: str) -> str:
     return unit_label(unit)
 
 
+def _slack(x: float) -> str:
+    """A constraint's slack as a percentage; a binding constraint's −0.0% reads 0.0%."""
+    text = f"{100 * x:.1f}%"
+    return "0.0%" if text == "-0.0%" else text
+
+
 def _pct(x: Optional[float]) -> str:
     return "—" if x is None or not math.isfinite(x) else f"{100 * x:+.1f}%"
-
-
-# ---- numbers --------------------------------------------------------------------------------
-@dataclass
-class Review:
-    """Everything the report shows, computed once (no drawing)."""
-
-    budget: Budget
-    problem: Any
-    result: Any  # PlanResult
-    study: dict
-    sensitivity: Any
-    configurations: list[dict]  # other serving configurations, cheapest first
-    nearby: list[dict]  # nearby model sizes along the iso-loss curve
-    data: dict = field(default_factory=dict)  # figure data by name
-    notes: list[str] = field(default_factory=list)
-
-
-def build_review(budget: Budget | str | Path, fraction: float = 0.2,
-                 solver: Optional[str] = None, progress=None) -> Review:
-    from planner.analysis.sensitivity import sensitivity
-    from planner.optimize import optimize, prepare
-    from planner.render import figures as plots
-
-    if not isinstance(budget, Budget):
-        budget = load_budget(budget)
-    problem = prepare(budget)
-    notes: list[str] = []
-    name = solver or budget.solver
-    if name in ("auto", "iso_loss") and budget.uncertainty is None:
-        # the study solves the budget itself among its demand levels, batched, exactly as
-        # optimize() does (tests/test_sweep.py): take the plan from there
-        study = plots.demand_study(budget, problem, None, progress=progress)
-        result = study["results"][study["base_index"]] if study["base_index"] is not None \
-            else optimize(budget, solver=solver)
-        if isinstance(result, Exception):
-            raise result
-        study["base_result"] = result
-    else:
-        result = optimize(budget, solver=solver)
-        study = plots.demand_study(budget, problem, result, progress=progress)
-    if progress:
-        progress("sensitivity", 0, 1)
-    sens = sensitivity(budget, fraction, solver, problem=problem, result=result)
-    if progress:
-        progress("sensitivity", 1, 1)
-    def attempt(what: str, fn, default=None):
-        # a law outside the posynomial forms (e.g. data-constrained) has no iso-loss curve in
-        # closed form: say which part is missing rather than fail the whole review
-        try:
-            return fn()
-        except (ValueError, TypeError, AttributeError, IndexError, KeyError,
-                NotImplementedError) as exc:
-            notes.append(f"{what} skipped: {type(exc).__name__}: {exc}")
-            return default
-
-    review = Review(budget, problem, result, study, sens,
-                    attempt("configurations", lambda: _configurations(problem, study), []),
-                    attempt("nearby model sizes", lambda: _nearby(problem, result), []),
-                    notes=notes)
-    for name, fn in (("cost_vs_params", lambda: plots.cost_vs_params_data(study)),
-                     ("frontier", lambda: plots.frontier_data(problem, result)),
-                     ("contours", lambda: plots.contour_data(study))):
-        data = attempt(f"figure {name}", fn)
-        if data is not None:
-            review.data[name] = data
-    notes += [f"sensitivity: {n}" for n in sens.notes]
-    return review
-
-
-def _configurations(problem, study) -> list[dict]:
-    """Each serving configuration's own optimum (budgets with discrete choices)."""
-    if len(problem.candidates) < 2:
-        return []
-    outcome, i = study.get("outcome"), study.get("base_index")
-    if outcome is None or i is None or outcome.candidate_objectives[i] is None:
-        return []
-    obj = outcome.candidate_objectives[i]
-    best = float(np.min(obj))
-    rows = []
-    for k in np.argsort(obj, kind="stable"):
-        if not np.isfinite(obj[k]):
-            continue
-        rows.append({"configuration": problem.candidates[k].config.label(),
-                     "params": float(outcome.candidate_params[i][k]),
-                     "train_tokens": float(outcome.candidate_tokens[i][k]),
-                     "objective": float(obj[k]), "premium": float(obj[k]) / best - 1.0})
-    return rows
-
-
-def _nearby(problem, result) -> list[dict]:
-    """Cost of smaller and larger models at the same loss (the cheapest configuration that
-    holds the constraints at each size): how flat the optimum is."""
-    from planner.render.figures import curve_costs
-
-    n = result.plan.params
-    factors = np.array([0.5, 1 / math.sqrt(2), 1.0, math.sqrt(2), 2.0])
-    sizes = np.append(n * factors, result.baseline.params)
-    c = curve_costs(problem, sizes)
-    rows = []
-    for j, size in enumerate(sizes):
-        label = ("Chinchilla-optimal size" if j == len(sizes) - 1
-                 else f"plan × {factors[j]:.2g}")
-        obj = float(c["objective"][j])
-        why = "" if math.isfinite(obj) else (
-            "breaks a constraint" if c["reachable"][j] else "cannot reach the loss")
-        rows.append({"label": label, "params": float(size), "train_tokens": float(c["tokens"][j]),
-                     "objective": obj, "why": why,
-                     "premium": obj / result.plan.objective - 1.0 if math.isfinite(obj)
-                     else None})
-    return rows
 
 
 # ---- document blocks ------------------------------------------------------------------------
@@ -335,7 +230,7 @@ def _constraints(doc: Doc, rv: Review) -> None:
         return
     doc.p("Slack is `1 − value/limit`: 0 when the constraint binds, negative when violated.")
     rows = [[name, c.get("description", ""), f"{c['value']:.4g}", f"{c['limit']:.4g}",
-             f"{100 * c['slack']:.1f}%", "yes" if c["active"] else ""]
+             _slack(c["slack"]), "yes" if c["active"] else ""]
             for name, c in p.constraints.items()]
     doc.table(["constraint", "what", "value", "limit", "slack", "binding"], rows, "llrrrl")
 
@@ -424,7 +319,7 @@ def _assumptions(doc: Doc, rv: Review) -> None:
     items.append(f"**Objective**: {b.objective}; solver {r.solver}.")
     if b.uses_hardware:
         cand = rv.problem.candidates[0]
-        from planner.render.figures import plan_candidate
+        from planner.optimize import plan_candidate
 
         cm = plan_candidate(rv.problem, r).cost_model or cand.cost_model
         for role, hw in (("Training", cm.train_hw), ("Serving", cm.serve_hw)):
@@ -502,7 +397,7 @@ class ReportFiles:
     review: Review
 
 
-def draw_figures(rv: Review, out_dir: Path, formats: Sequence[str] = ("png", "svg")
+def draw_figures(rv: Review, out_dir: Path, formats: Sequence[str] = ("png",)
                  ) -> dict[str, list[Path]]:
     from planner.render import figures as plots
 
@@ -518,12 +413,16 @@ def draw_figures(rv: Review, out_dir: Path, formats: Sequence[str] = ("png", "sv
     return out
 
 
-def write_report(rv: Review, out_dir: str | Path, formats: Sequence[str] = ("png", "svg"),
+def write_report(rv: Review, out_dir: str | Path, formats: Sequence[str] = ("png",),
                  html_too: bool = True) -> ReportFiles:
-    out_dir = Path(out_dir)
-    from planner.files import make_dir
+    from planner.files import atomic_write
 
-    make_dir(out_dir, option="--out")
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{out_dir}: -o: cannot create the report folder: "
+                         f"{exc.strerror or exc}") from None
     figs = draw_figures(rv, out_dir / "figures", formats) if formats else {}
     prefer = "svg" if "svg" in formats else (formats[0] if formats else "png")
 
@@ -533,26 +432,25 @@ def write_report(rv: Review, out_dir: str | Path, formats: Sequence[str] = ("png
 
     doc_md = compose(rv, {k: link(v, "png") for k, v in figs.items()})
     md = out_dir / "report.md"
-    from planner.files import atomic_write
-
-    atomic_write(md, doc_md.markdown(), option="--out")
+    atomic_write(md, doc_md.markdown())
     html_path = None
     if html_too:
         doc_html = compose(rv, {k: link(v, prefer) for k, v in figs.items()})
         html_path = out_dir / "report.html"
         name = rv.budget.name or "budget"
-        atomic_write(html_path, doc_html.html(f"Planning review: {name}"), option="--out")
+        atomic_write(html_path, doc_html.html(f"Planning review: {name}"))
     files = tuple(p for v in figs.values() for p in v)
     return ReportFiles(md, html_path, files, rv)
 
 
 def report(budget: Budget | str | Path, out_dir: str | Path, fraction: float = 0.2,
-           formats: Sequence[str] = ("png", "svg"), html_too: bool = True,
+           formats: Sequence[str] = ("png",), html_too: bool = True,
            solver: Optional[str] = None, progress=None) -> ReportFiles:
     """Compute the review of ``budget`` and write it under ``out_dir``."""
+    from planner.analysis.review import build_review
+
     return write_report(build_review(budget, fraction, solver, progress), out_dir, formats,
                         html_too)
 
 
-__all__ = ["SECTIONS", "Review", "ReportFiles", "build_review", "compose", "report",
-           "write_report"]
+__all__ = ["SECTIONS", "ReportFiles", "compose", "report", "write_report"]

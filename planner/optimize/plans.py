@@ -1,0 +1,279 @@
+"""From a solved problem to the plan people read: everything a plan reports about a model
+(N, D), the Chinchilla-optimal baseline of the same loss beside it, warnings, and
+``optimize()``, the library's entry point."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import numpy as np
+
+from planner.budget import Budget, load_budget
+from planner.errors import InfeasibleError
+from planner.laws import Law
+from planner.optimize.build import Candidate, flops_items
+from planner.optimize.problem import Problem, prepare
+from planner.optimize.scenario import Scenario, Solution
+from planner.optimize.solve import SOLVERS, solve_candidates
+from planner.plan import PlanPoint, PlanResult, extrapolation_warnings, law_summary
+from planner.terms import compute_optimal_point
+
+
+def chinchilla_point(scenario: Scenario) -> tuple[float, float]:
+    """Compute-optimal (N, D) at the scenario's loss, inference ignored: the minimum of 6·N·D
+    on the iso-loss curve (closed form for posynomial laws, the nested solve otherwise)."""
+    if scenario.posynomial and scenario.curve is None:
+        return compute_optimal_point(scenario.loss)
+    from planner.optimize.nested import solve_nested
+
+    flops_only = Scenario(loss=scenario.loss, objective=flops_items(0.0)[:1],
+                          params_range=scenario.params_range, curve=scenario.curve)
+    sol = solve_nested(flops_only)
+    return float(sol.params), float(sol.tokens)
+
+
+def evaluate(problem: Problem, params: float, tokens: float,
+             candidate: Candidate | int | None = None) -> PlanPoint:
+    """Everything a plan reports about the model (N, D), from the candidate's cost terms
+    (default: the first candidate, the only one of a budget without discrete choices)."""
+    if candidate is None:
+        candidate = 0
+    if isinstance(candidate, int):
+        candidate = problem.candidates[candidate]
+    sc = candidate.scenario
+    items = {it.name: float(it.value(params, tokens)) for it in sc.objective}
+    inference_tokens = problem.budget.inference.total_tokens
+    train_flops = 6.0 * params * tokens
+    inference_flops = 2.0 * params * inference_tokens
+    constraints = {}
+    for c in sc.constraints:
+        value = float(c.item.value(params, tokens))
+        slack = 1.0 - value / float(c.limit)
+        constraints[c.name] = {
+            "value": value, "limit": float(c.limit), "slack": slack,
+            "active": abs(slack) < 1e-5, "description": c.description,
+        }
+    costs, serving, extra = {}, {}, {}
+    cm = candidate.cost_model
+    loss = float(problem.law.loss(params, tokens))
+    if cm is not None:
+        from planner.costs.evaluate import (
+            cost_breakdown,
+            serving_metrics,
+            speculative_summary,
+        )
+
+        costs = cost_breakdown(cm, params, tokens)
+        serving = serving_metrics(cm, params, tokens)
+        penalty = sum(float(t.value(params, tokens)) for t in sc.loss_extra)
+        extra = {"weight_bits": cm.config.weight_bits, "loss_penalty": penalty,
+                 "served_loss": loss + penalty, "configuration": cm.config.label()}
+        spec = speculative_summary(cm, params, tokens)
+        if spec is not None:
+            extra["speculative"] = spec
+    extra.update(problem.law.plan_details(params, tokens))
+    return PlanPoint(
+        params=float(params),
+        train_tokens=float(tokens),
+        tokens_per_param=float(tokens / params),
+        loss=loss,
+        train_flops=train_flops,
+        inference_flops=inference_flops,
+        total_flops=train_flops + inference_flops,
+        objective=float(sc.objective_value(params, tokens)),
+        items=items,
+        costs=costs,
+        serving=serving,
+        constraints=constraints,
+        extra=extra,
+    )
+
+
+def baseline_candidate(problem: Problem, params: float, tokens: float) -> Candidate:
+    """How the Chinchilla-optimal baseline is costed: 16-bit weights, no speculation, the
+    fewest GPUs per replica that hold it (among the budget's candidates when possible)."""
+    cands = problem.candidates
+    if len(cands) == 1 or cands[0].config is None:
+        return cands[0]
+    plain = [c for c in cands if c.config.weight_bits == 16 and c.config.gamma == 0]
+    if not plain:
+        from planner.costs.model import ServingConfig, build_cost_model
+
+        cm0 = cands[0].cost_model
+        plain = []
+        g = 1
+        while g <= max(64, cm0.serve.max_gpus_per_replica):
+            cm = build_cost_model(problem.budget, ServingConfig(16, 0, g), cm0.train_hw,
+                                  cm0.serve_hw)
+            plain.append(Candidate(replace(cands[0].scenario, loss_extra=()), cm.config, cm))
+            g *= 2
+    for c in sorted(plain, key=lambda c: c.config.gpus_per_replica):
+        if float(c.cost_model.memory.value(params, tokens)) <= c.cost_model.memory_limit_bytes:
+            return c
+    return plain[-1]
+
+
+def plan_candidate(problem: Problem, result: PlanResult) -> Candidate:
+    """The candidate configuration a result's plan uses (by its configuration's values)."""
+    conf = result.configuration
+    if conf is not None:
+        for c in problem.candidates:
+            if c.config is not None and asdict(c.config) == conf:
+                return c
+    return problem.candidates[0]
+
+
+def plan_result(problem: Problem, sol: Solution, best: int) -> PlanResult:
+    """The ``PlanResult`` of an optimal solution of candidate ``best``: the plan, the
+    Chinchilla-optimal baseline costed beside it, and the warnings."""
+    budget = problem.budget
+    plan = evaluate(problem, sol.params, sol.tokens, best)
+    n0, d0 = chinchilla_point(problem.candidates[0].scenario)
+    baseline = evaluate(problem, n0, d0, baseline_candidate(problem, n0, d0))
+    warnings = extrapolation_warnings(problem.law, plan.params, plan.train_tokens)
+    violated = [k for k, c in baseline.constraints.items() if c["slack"] < -1e-9]
+    if violated:
+        warnings.append("baseline (Chinchilla-optimal) model violates: " + ", ".join(violated))
+    bits = plan.extra.get("weight_bits", 16)
+    serve = budget.serve
+    if bits < 16 and serve is not None and serve.quantization_penalty != "none":
+        from planner.laws.quantization import PENALTIES
+
+        pen = PENALTIES[serve.quantization_penalty]
+        if pen.extrapolating(plan.params, bits):
+            warnings.append(f"plan: the {pen.name} quantisation penalty was fitted on "
+                            f"{pen.fitted_params[0]:.2g}-{pen.fitted_params[1]:.2g} parameters "
+                            f"and {pen.fitted_bits[0]}-{pen.fitted_bits[1]} bits; "
+                            f"{bits}-bit at {plan.params:.3g} parameters extrapolates")
+    if sol.message:
+        warnings.append(sol.message)
+    config = problem.candidates[best].config
+    return PlanResult(
+        status="optimal", solver=sol.solver,
+        objective_unit=problem.candidates[best].scenario.objective_unit,
+        target_loss=problem.target_loss, law=law_summary(problem.law), plan=plan,
+        baseline=baseline, message=sol.message, active_constraints=sol.active,
+        warnings=tuple(warnings), budget_name=budget.name or budget.source,
+        diagnostics=dict(sol.diagnostics),
+        configuration=asdict(config) if config is not None else None,
+    )
+
+
+def failed_result(problem: Problem, status: str, message: str,
+                  binding: tuple[str, ...] = (), solver: str = "") -> PlanResult:
+    budget = problem.budget
+    return PlanResult.failed(
+        status, message, solver=solver, objective_unit=problem.candidates[0].scenario
+        .objective_unit, target_loss=problem.target_loss, law=law_summary(problem.law),
+        binding=binding, budget_name=budget.name or budget.source)
+
+
+def solver_name(budget: Budget, solver: Optional[str]) -> str:
+    name = solver or budget.solver
+    return "iso_loss" if name == "auto" else name
+
+
+def optimize_problem(problem: Problem, solver: str = "iso_loss", check: bool = False,
+                     uncertainty: bool | None = None) -> PlanResult:
+    """Solve a prepared problem into a ``PlanResult`` (any status; never raises for an
+    infeasible or unsupported problem)."""
+    budget = problem.budget
+    if solver not in SOLVERS:
+        from planner.errors import InputError
+
+        raise InputError(f"--solver {solver}: unknown solver; choose one of "
+                         f"{', '.join(SOLVERS)}")
+    if solver == "gp" and not problem.posynomial:
+        law = problem.law
+        return failed_result(
+            problem, "unsupported",
+            f"{budget.where('law')}: --solver gp: law {law.name} ({law.form}"
+            + (", repeated data" if getattr(law, "repeats_data", False) else "")
+            + ") is not a posynomial, so no geometric program expresses it; "
+            "use --solver iso_loss", solver="gp")
+    sol, best = solve_candidates(problem, solver)
+    if sol.status != "optimal":
+        message = (f"{budget.where('constraints')}: {sol.message or 'infeasible'}"
+                   + (f" (target loss {problem.target_loss:.4g})" if sol.binding else ""))
+        return failed_result(problem, "infeasible", message, sol.binding, sol.solver)
+    result = plan_result(problem, sol, best)
+    diagnostics: dict[str, Any] = dict(result.diagnostics)
+    if check:
+        other, _ = solve_candidates(problem, solver, check=True)
+        diagnostics["cross_check"] = {
+            "solver": other.solver,
+            "params_rel_diff": abs(other.params / sol.params - 1.0),
+            "objective_rel_diff": abs(other.objective / sol.objective - 1.0),
+        }
+    plan = result.plan
+    want_uncertainty = budget.uncertainty is not None if uncertainty is None else uncertainty
+    if want_uncertainty:
+        from planner.analysis.uncertainty import plan_uncertainty
+
+        spec = budget.uncertainty
+        report = plan_uncertainty(problem, sol, samples=spec.samples if spec else 1000,
+                                  seed=spec.seed if spec else 0, candidate=best)
+        plan = replace(plan, extra={**plan.extra, "uncertainty": report})
+    return replace(result, plan=plan, diagnostics=diagnostics)
+
+
+def optimize(budget: Union[Budget, str, Path, dict], solver: str | None = None,
+             check: bool = False, uncertainty: bool | None = None) -> PlanResult:
+    """Plan the model that minimises lifetime cost at the budget's target loss.
+
+    ``solver``: ``'iso_loss'`` (default for ``auto``), or ``'gp'``.  ``check=True`` also runs
+    an independent second solve and records the relative difference in ``diagnostics``.
+    ``uncertainty`` (default: the budget's ``uncertainty:`` key) adds ``plan.uncertainty``.
+    Returns a ``PlanResult`` whose ``status`` says whether a plan exists (``optimal``,
+    ``infeasible``, ``unsupported``); ``result.raise_for_status()`` raises for the others.
+    Raises ``InputError`` for a budget that does not validate.
+    """
+    if not isinstance(budget, Budget):
+        budget = load_budget(budget)
+    name = solver_name(budget, solver)
+    try:
+        problem = prepare(budget)
+    except InfeasibleError as exc:
+        return PlanResult.failed("infeasible", str(exc), solver=name, binding=exc.binding,
+                                 objective_unit=budget.objective,
+                                 budget_name=budget.name or budget.source)
+    return optimize_problem(problem, name, check, uncertainty)
+
+
+def optimize_batch(law: Law, target_loss, inference_tokens) -> dict[str, np.ndarray]:
+    """Vectorised FLOPs plans for arrays of target losses and lifetime inference tokens.
+
+    For capacity tools: one call, arrays in, arrays out (keys as in ``PlanPoint``, base units).
+    Entries whose target is at or below the law's irreducible loss come back NaN.  The law
+    must be a posynomial (``law.is_posynomial``).
+    """
+    from planner.optimize.iso_loss import solve_iso_loss
+
+    if not law.is_posynomial:
+        from planner.errors import InputError
+
+        raise InputError(f"optimize_batch: law {law.name} is not a posynomial; "
+                         "plan it with optimize()")
+    loss = np.asarray(target_loss, dtype=float)
+    tokens = np.asarray(inference_tokens, dtype=float)
+    loss, tokens = np.broadcast_arrays(loss, tokens)
+    ok = loss > law.irreducible_loss
+    safe_loss = np.where(ok, loss, law.irreducible_loss + 1.0)
+    sc = Scenario(loss=law.posynomial(safe_loss), objective=flops_items(tokens))
+    sol = solve_iso_loss(sc)
+    n = np.where(ok, sol.params, np.nan)
+    d = np.where(ok, sol.tokens, np.nan)
+    train = 6.0 * n * d
+    inference = 2.0 * n * tokens
+    n0, d0 = compute_optimal_point(sc.loss)
+    n0, d0 = np.where(ok, n0, np.nan), np.where(ok, d0, np.nan)
+    base_total = 6.0 * n0 * d0 + 2.0 * n0 * tokens
+    return {
+        "params": n, "train_tokens": d, "tokens_per_param": d / n,
+        "train_flops": train, "inference_flops": inference, "total_flops": train + inference,
+        "baseline_params": n0, "baseline_train_tokens": d0, "baseline_total_flops": base_total,
+        "savings_flops": base_total - (train + inference),
+        "status": np.where(ok, "optimal", "infeasible"),
+    }
