@@ -146,6 +146,15 @@ def test_uncertainty_seed_below_zero(tmp_path):
     assert "uncertainty.seed" in line
 
 
+def test_uncertainty_without_uncertainty_information_names_the_line(tmp_path):
+    """Found by the 10,000-input fuzz run: the error lacked file:line:col."""
+    p = budget_file(tmp_path, GOOD.replace("epoch2024", "hoffmann2022")
+                    + "uncertainty: {samples: 10}\n")
+    line = one_line_error(*cli("optimize", p, "--json")[::2], 2)
+    at_line_col(line, p)
+    assert "uncertainty: law hoffmann2022 has no uncertainty information" in line
+
+
 def test_unknown_figure_formats(tmp_path):
     p = budget_file(tmp_path, GOOD)
     line = one_line_error(*cli("report", p, "-o", tmp_path / "r", "--formats", "gif")[::2], 2)

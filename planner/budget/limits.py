@@ -47,7 +47,8 @@ LAW_BOUNDS = {
 """Inclusive bounds of loss-law constants.  Published fits sit well inside them: Hoffmann et al.
 2022 (arXiv 2203.15556) E 1.69, A 406.4, B 410.7, α 0.34, β 0.28; Kaplan et al. 2020 (arXiv
 2001.08361) α_N 0.076, α_D 0.103, N_c 6.4e13, D_c 1.8e13; Muennighoff et al. 2023 (arXiv
-2305.16264) R*_D 15.4, R*_N 5.3.  Exponents below 0.05 make ``G = (αA/βB)^(1/(α+β))`` overflow."""
+2305.16264) R*_D 15.4, R*_N 5.3.  Exponents below 0.05 make ``G = (αA/βB)^(1/(α+β))``
+overflow."""
 KAPLAN_EXPONENT_RATIO = (0.1, 10.0)
 """Bounds of ``α_N/α_D`` (0.74 in Kaplan et al. 2020): ``N_c^(α_N/α_D)`` must stay finite."""
 

@@ -407,6 +407,16 @@ class Budget(StrictModel):
     @model_validator(mode="after")
     def _cross(self) -> "Budget":
         """Checks across blocks that need no law file, profile or solver."""
+        if self.uncertainty is not None and not isinstance(self.law, LawFile):
+            from planner.analysis.uncertainty import PUBLISHED_SE
+
+            name = self.law.preset if isinstance(self.law, PresetLaw) else self.law.name
+            form = _law_form(self.law)
+            if not (name in PUBLISHED_SE and form is not None and form[0] == "chinchilla"):
+                raise ValueError(f"@uncertainty: law {name} has no uncertainty information: "
+                                 "fit it with planner fit --bootstrap N and use law: {file: ...}"
+                                 f" (or a law with published standard errors: "
+                                 f"{', '.join(sorted(PUBLISHED_SE))})")
         serve = self.serve
         if serve is None:
             return self

@@ -75,6 +75,10 @@ def fit(
     else:
         result = fit_law(data, law, starts=starts, bootstrap=bootstrap, seed=seed,
                          holdout=holdout, name=output.stem if output else "fitted")
+    if output is not None:  # a law file a budget would refuse is not written
+        from planner.budget.limits import check_law_constants
+
+        check_law_constants(result.constants, f"{output}: the fitted law")
     plot_existed = plot is not None and plot.exists()
     if plot is not None:  # the figure first: a failing plot leaves no law file behind
         from planner.render.fit_figures import fit_figure

@@ -10,7 +10,8 @@ import typer
 
 from planner.cli.app import FormatsChoice, SolverChoice, app, err, guarded, out, value_of
 
-SolverOpt = typer.Option(None, "--solver", case_sensitive=False, help="iso_loss (fast 1-D, batched; default) or gp "
+SolverOpt = typer.Option(None, "--solver", case_sensitive=False,
+                         help="iso_loss (fast 1-D, batched; default) or gp "
                          "(cvxpy geometric program, one point at a time).")
 
 
