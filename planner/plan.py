@@ -74,6 +74,9 @@ class PlanResult:
     budget_name: Optional[str] = None
     diagnostics: dict[str, Any] = field(default_factory=dict)
     configuration: Optional[dict[str, Any]] = None
+    # the Chinchilla-optimal model served plainly (16-bit weights, no speculative decoding);
+    # ``baseline`` is the Chinchilla-optimal model served with the plan's serving options
+    baseline_plain: Optional[PlanPoint] = None
 
     @property
     def ok(self) -> bool:
@@ -116,6 +119,13 @@ class PlanResult:
             diff = self.baseline.objective - self.plan.objective
             out[self.objective_unit] = diff
             out["objective_fraction"] = _frac(diff, self.baseline.objective)
+        # the saving against the plainly served baseline, split: choosing the model size
+        # (same serving options on both sides) and the serving options themselves
+        plain = self.baseline_plain or self.baseline
+        out["from_model_size"] = self.baseline.objective - self.plan.objective
+        out["from_serving_options"] = plain.objective - self.baseline.objective
+        out["against_plain_fraction"] = _frac(plain.objective - self.plan.objective,
+                                              plain.objective)
         return out
 
     def to_dict(self) -> dict:
@@ -129,6 +139,7 @@ class PlanResult:
             "law": self.law,
             "plan": self.plan.to_dict() if self.plan else None,
             "baseline": self.baseline.to_dict() if self.baseline else None,
+            "baseline_plain": self.baseline_plain.to_dict() if self.baseline_plain else None,
             "savings": self.savings,
             "active_constraints": list(self.active_constraints),
             "binding_constraints": list(self.binding_constraints),

@@ -186,7 +186,7 @@ def _plan(doc: Doc, rv: Review) -> None:
                              ("train_wall_clock_days", "training wall-clock (days)", "")):
         if key in p.costs and key in b.costs and unit != r.objective_unit:
             row(label, p.costs[key], b.costs[key],
-                format_usd if key.endswith("usd") else (lambda v: f"{v:,.4g}"))
+                format_usd if key.endswith("usd") else format_count)
     if p.extra.get("configuration"):
         rows.append(["serving configuration", p.extra["configuration"],
                      b.extra.get("configuration", ""), ""])
@@ -216,9 +216,9 @@ def _breakdown(doc: Doc, rv: Review) -> None:
             if usd <= 0:
                 continue
             rows.append([item.replace("_", " "), format_usd(usd),
-                         f"{c[f'{item}_gpu_hours']:,.4g}", f"{c[f'{item}_energy_kwh']:,.4g}"])
-        rows.append(["total", format_usd(c["total_usd"]), f"{c['total_gpu_hours']:,.4g}",
-                     f"{c['energy_kwh']:,.4g}"])
+                         format_count(c[f'{item}_gpu_hours']), format_count(c[f'{item}_energy_kwh'])])
+        rows.append(["total", format_usd(c["total_usd"]), format_count(c['total_gpu_hours']),
+                     format_count(c['energy_kwh'])])
         doc.p("The planned model in dollars, GPU-hours and energy:")
         doc.table(["item", "USD", "GPU-hours", "energy (kWh)"], rows)
 
@@ -229,10 +229,12 @@ def _constraints(doc: Doc, rv: Review) -> None:
         doc.p("No constraints besides the target loss.")
         return
     doc.p("Slack is `1 − value/limit`: 0 when the constraint binds, negative when violated.")
-    rows = [[name, c.get("description", ""), f"{c['value']:.4g}", f"{c['limit']:.4g}",
-             _slack(c["slack"]), "yes" if c["active"] else ""]
+    rows = [[name, c.get("description", ""), f"{c['value_in_unit']:.4g}",
+             f"{c['limit_in_unit']:.4g}", c["unit"], _slack(c["slack"]),
+             "yes" if c["active"] else ""]
             for name, c in p.constraints.items()]
-    doc.table(["constraint", "what", "value", "limit", "slack", "binding"], rows, "llrrrl")
+    doc.table(["constraint", "what", "value", "limit", "unit", "slack", "binding"], rows,
+              "llrrlrl")
 
 
 def _alternatives(doc: Doc, rv: Review) -> None:
