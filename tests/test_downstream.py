@@ -287,3 +287,14 @@ def test_mapping_bootstrap_flows_into_plan_uncertainty(tmp_path):
                  "\ninference: {tokens: 1T}\n")
     assert u["params"]["p50"] == pytest.approx(optimize(g).plan.params, rel=1e-6)
     assert u["params"]["p10"] < u["params"]["p50"] < u["params"]["p90"]
+
+
+def test_downstream_presets_command_lists_the_shipped_files():
+    r = runner.invoke(app, ["downstream-presets", "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert list(d) == list(PRESET_NAMES)
+    for name, row in d.items():
+        eps, k, gamma = preset_constants(name)
+        assert row["constants"] == {"epsilon": eps, "k": k, "gamma": gamma}
+        assert row["n_bootstrap"] == 200 and "MIT" in row["source"]

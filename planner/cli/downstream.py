@@ -86,3 +86,32 @@ def fit_downstream(
     if output is not None:
         out.print(f"wrote {output} (use it with target: {{downstream: {{error: ..., mapping: "
                   f"{{file: {output.name}}}}}}})")
+
+
+@app.command("downstream-presets")
+@guarded
+def downstream_presets(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List the downstream-error mapping presets: constants, tied loss law, fitted ranges."""
+    import json
+
+    from planner.laws.downstream import PRESET_NAMES, get_mapping_preset
+
+    rows = {}
+    for name in PRESET_NAMES:
+        m = get_mapping_preset(name)
+        rows[name] = {"law": m.law, "constants": m.constants(), "n_pairs": m.n_pairs,
+                      "fitted_loss": list(m.fitted_loss), "fitted_error": list(m.fitted_error),
+                      "n_bootstrap": 0 if m.samples is None else len(m.samples),
+                      "source": m.source}
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    t = Table(title="Downstream-error mappings: error = ε − k·exp(−γ·loss) (Gadre et al. 2024)")
+    for col in ("name", "law", "ε", "k", "γ", "fitted loss", "fitted error"):
+        t.add_column(col)
+    for name, r in rows.items():
+        c = r["constants"]
+        t.add_row(name, r["law"], f"{c['epsilon']:.4f}", f"{c['k']:.3f}", f"{c['gamma']:.4f}",
+                  "{:.3f}-{:.3f}".format(*r["fitted_loss"]),
+                  "{:.3f}-{:.3f}".format(*r["fitted_error"]))
+    out.print(t)
