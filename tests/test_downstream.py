@@ -298,3 +298,30 @@ def test_downstream_presets_command_lists_the_shipped_files():
         eps, k, gamma = preset_constants(name)
         assert row["constants"] == {"epsilon": eps, "k": k, "gamma": gamma}
         assert row["n_bootstrap"] == 200 and "MIT" in row["source"]
+
+
+def test_law_bootstrap_and_mapping_bootstrap_combine(tmp_path, root):
+    """A law with bootstrap samples and a mapping whose samples all equal its point constants:
+    every sample's target loss is the point target, so the uncertainty must equal that of the
+    same budget with the loss target given directly (same law samples, same seed)."""
+    import shutil
+
+    shutil.copy(root / "examples" / "fitted-law" / "our-law.yaml", tmp_path / "our-law.yaml")
+    (tmp_path / "m.yaml").write_text(
+        "law: our-law\nconstants: {epsilon: 0.8, k: 2.0, gamma: 1.0}\n"
+        "bootstrap_samples: " + str([[0.8, 2.0, 1.0]] * 5) + "\n")
+    tail = "inference: {tokens: 1T}\nuncertainty: {samples: 50, seed: 1}\n"
+    f = tmp_path / "down.yaml"
+    f.write_text("schema_version: 1\nlaw: {file: our-law.yaml}\n"
+                 "target: {downstream: {error: 0.62, mapping: {file: m.yaml}}}\n" + tail)
+    g = tmp_path / "loss.yaml"
+    g.write_text("schema_version: 1\nlaw: {file: our-law.yaml}\n"
+                 f"target: {{loss: {-math.log(0.18 / 2.0)!r}}}\n" + tail)  # 0.8 − 2e^−L = 0.62
+    a, b = optimize(f), optimize(g)
+    assert a.target_loss == pytest.approx(b.target_loss, rel=1e-12)
+    ua, ub = a.plan.extra["uncertainty"], b.plan.extra["uncertainty"]
+    assert ua["source"] == "bootstrap × downstream mapping bootstrap"
+    assert ub["source"] == "bootstrap"
+    for key in ("params", "train_tokens", "objective"):
+        for q in ("p10", "p50", "p90"):
+            assert ua[key][q] == pytest.approx(ub[key][q], rel=1e-9), (key, q)
