@@ -325,3 +325,11 @@ def test_law_bootstrap_and_mapping_bootstrap_combine(tmp_path, root):
     for key in ("params", "train_tokens", "objective"):
         for q in ("p10", "p50", "p90"):
             assert ua[key][q] == pytest.approx(ub[key][q], rel=1e-9), (key, q)
+
+
+def test_mapping_spec_that_is_neither_name_nor_file_exits_2(tmp_path):
+    f = tmp_path / "b.yaml"
+    f.write_text(budget_text(0.5, "{path: m.yaml}"))
+    r = runner.invoke(app, ["optimize", str(f)])
+    assert r.exit_code == 2
+    assert "b.yaml:4:37: target.downstream.mapping: expected a preset name" in r.output

@@ -152,13 +152,20 @@ class MappingFile(StrictModel):
     file: str
 
 
+def _mapping_spec(v: Any) -> Any:
+    if isinstance(v, str) or (isinstance(v, dict) and set(v) == {"file"}) \
+            or isinstance(v, MappingFile):
+        return v
+    raise ValueError("expected a preset name (planner downstream-presets) or {file: PATH}")
+
+
 class DownstreamTarget(StrictModel):
     """Average top-1 error (a fraction) to reach, turned into a loss through a mapping
     ``Err(L) = ε − k·exp(−γ·L)`` (Gadre et al. 2024, arXiv 2403.08540): a preset name
     (``planner.laws.downstream.PRESET_NAMES``) or ``{file: mapping.yaml}``."""
 
     error: Annotated[float, BeforeValidator(_finite), Field(gt=0, lt=1, allow_inf_nan=False)]
-    mapping: Union[str, MappingFile]
+    mapping: Annotated[Union[str, MappingFile], BeforeValidator(_mapping_spec)]
 
 
 class Target(StrictModel):
