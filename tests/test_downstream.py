@@ -333,3 +333,22 @@ def test_mapping_spec_that_is_neither_name_nor_file_exits_2(tmp_path):
     r = runner.invoke(app, ["optimize", str(f)])
     assert r.exit_code == 2
     assert "b.yaml:4:37: target.downstream.mapping: expected a preset name" in r.output
+
+
+def test_sweeps_vary_the_error_or_replace_it_with_a_loss(tmp_path):
+    """Each sweep point equals the plan of a budget written out by hand with that target."""
+    base = budget_text(0.5)
+    f = tmp_path / "b.yaml"
+    f.write_text(base)
+    for vary, target in (("target.downstream.error=0.48,0.56",
+                          ("downstream: {error: 0.48, mapping: gadre2024-c4-17tasks}",
+                           "downstream: {error: 0.56, mapping: gadre2024-c4-17tasks}")),
+                         ("target.loss=2.4,2.5", ("loss: 2.4", "loss: 2.5"))):
+        r = runner.invoke(app, ["sweep", str(f), "--vary", vary, "--json"])
+        assert r.exit_code == 0, r.output
+        points = json.loads(r.output)["points"]
+        for point, t in zip(points, target):
+            g = tmp_path / "g.yaml"
+            g.write_text(f"schema_version: 1\nlaw: gadre2024-c4\ntarget: {{{t}}}\n"
+                         "inference: {tokens: 1T}\n")
+            assert point["plan"]["params"] == pytest.approx(optimize(g).plan.params, rel=1e-9)
