@@ -4,7 +4,9 @@ solver) and price the point-estimate plan under each (expected regret).
 Samples come from a fitted law's bootstrap (``planner fit --bootstrap``), or, for the
 ``epoch2024`` preset, from normal draws with its published standard errors (REFERENCE §1.1:
 E 0.03, A 124.58, B 1293.23, α 0.02, β 0.02; independent, so wider than the bootstrap's
-correlated cloud).  The target loss stays the point estimate's.
+correlated cloud).  The target loss stays the point estimate's, except for a downstream-error
+target whose mapping has bootstrap samples: each sample then also gets its own target loss
+(``planner.laws.downstream.uncertainty_samples``).
 """
 
 from __future__ import annotations
@@ -119,12 +121,15 @@ def plan_uncertainty(problem, solution, samples: int = 1000, seed: int = 0,
                         feasible & holds)
     from planner.optimize.iso_loss import solve_iso_loss
 
-    consts, source = law_samples(problem.law, samples, seed)
+    from planner.laws.downstream import uncertainty_samples
+
+    # target losses: the point target, or one per sample of a downstream mapping's bootstrap
+    consts, limit, source = uncertainty_samples(problem, samples, seed, law_samples)
     E, A, B, alpha, beta = consts.T
     sc = problem.candidates[candidate].scenario
-    limit = np.full(len(E), float(sc.loss.limit))
+    ok = np.isfinite(limit) & (limit > E)
+    limit = np.where(ok, limit, E + 1.0)  # unreachable samples: placeholder, masked by ok
     batch = replace(sc, loss=PosyLoss(E, A, alpha, B, beta, limit))
-    ok = limit > E
     opt = solve_iso_loss(batch)
     feasible = (opt.status == "optimal") & ok
     # the point plan under each sample: same N, D on that sample's iso-loss curve

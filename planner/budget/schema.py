@@ -145,14 +145,38 @@ class MatchTarget(StrictModel):
     tokens: Optional[Quantity] = None  # absent: the compute-optimal model of that size
 
 
+class MappingFile(StrictModel):
+    """A downstream mapping file written by ``planner fit-downstream`` (path relative to the
+    budget file)."""
+
+    file: str
+
+
+def _mapping_spec(v: Any) -> Any:
+    if isinstance(v, str) or (isinstance(v, dict) and set(v) == {"file"}) \
+            or isinstance(v, MappingFile):
+        return v
+    raise ValueError("expected a preset name (planner downstream-presets) or {file: PATH}")
+
+
+class DownstreamTarget(StrictModel):
+    """Average top-1 error (a fraction) to reach, turned into a loss through a mapping
+    ``Err(L) = ε − k·exp(−γ·L)`` (Gadre et al. 2024, arXiv 2403.08540): a preset name
+    (``planner.laws.downstream.PRESET_NAMES``) or ``{file: mapping.yaml}``."""
+
+    error: Annotated[float, BeforeValidator(_finite), Field(gt=0, lt=1, allow_inf_nan=False)]
+    mapping: Annotated[Union[str, MappingFile], BeforeValidator(_mapping_spec)]
+
+
 class Target(StrictModel):
     loss: Optional[PositiveFloat] = None
     match: Optional[MatchTarget] = None
+    downstream: Optional[DownstreamTarget] = None
 
     @model_validator(mode="after")
     def _one(self) -> "Target":
-        if (self.loss is None) == (self.match is None):
-            raise ValueError("give exactly one of 'loss' or 'match'")
+        if sum(x is not None for x in (self.loss, self.match, self.downstream)) != 1:
+            raise ValueError("give exactly one of 'loss', 'match' or 'downstream'")
         return self
 
 

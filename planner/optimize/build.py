@@ -44,10 +44,16 @@ def resolve_law(budget: Budget) -> Law:
 
 
 def target_loss(budget: Budget, law: Law) -> float:
-    """The loss to reach (nats/token): given, or that of a reference model under ``law``."""
+    """The loss to reach (nats/token): given, that of a reference model under ``law``, or that
+    of a downstream error through its mapping (``planner.laws.downstream``)."""
     t = budget.target
     if t.loss is not None:
         loss, where = t.loss, budget.where("target", "loss")
+    elif getattr(t, "downstream", None) is not None:  # an error target, through its mapping
+        from planner.laws.downstream import budget_target_loss
+
+        loss = budget_target_loss(budget, law)
+        where = budget.where("target", "downstream", "error")
     elif t.match.tokens is not None:
         loss = float(law.loss(t.match.params, t.match.tokens))
         where = budget.where("target", "match")

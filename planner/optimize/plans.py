@@ -187,6 +187,10 @@ def plan_result(problem: Problem, sol: Solution, best: int) -> PlanResult:
     same = same_options_baseline(problem)
     baseline = evaluate(problem, *same) if same is not None else plain
     warnings = extrapolation_warnings(problem.law, plan.params, plan.train_tokens)
+    if getattr(budget.target, "downstream", None) is not None:
+        from planner.laws.downstream import downstream_notes
+
+        warnings += downstream_notes(problem)
     violated = [k for k, c in baseline.constraints.items() if c["slack"] < -1e-9]
     if violated:
         warnings.append("baseline (Chinchilla-optimal) model violates: " + ", ".join(violated))

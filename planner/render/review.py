@@ -303,6 +303,11 @@ def _assumptions(doc: Doc, rv: Review) -> None:
     t = b.target
     if t.loss is not None:
         items.append(f"**Target**: loss {t.loss:g} nats/token (given).")
+    elif getattr(t, "downstream", None) is not None:
+        m = t.downstream.mapping
+        items.append(f"**Target**: average top-1 error {t.downstream.error:g} through mapping "
+                     f"{m if isinstance(m, str) else m.file} (Gadre et al. 2024): loss "
+                     f"{r.target_loss:.4f} nats/token under the law.")
     else:
         how = (f"trained on {format_count(t.match.tokens)} tokens" if t.match.tokens
                else "at its compute-optimal token count")
