@@ -15,6 +15,14 @@ JSON_SCHEMA_VERSION = 1
 EXTRAPOLATION_TOKENS_PER_PARAM = 1000.0  # Sardana et al. 2024: every law extrapolates beyond
 
 
+# quantities a plan reports only where they apply (null otherwise); see docs/json.md
+PLAN_EXTRA_KEYS = (
+    "weight_bits", "loss_penalty", "served_loss", "configuration", "speculative",  # serving
+    "epochs", "unique_tokens", "effective_tokens", "effective_params",  # repeated data
+    "uncertainty",  # law (and mapping) uncertainty
+)
+
+
 @dataclass(frozen=True)
 class PlanPoint:
     """One model: parameters, training tokens, loss and lifetime cost (base units)."""
@@ -34,11 +42,14 @@ class PlanPoint:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        """The plan as JSON: the same keys for every kind of budget (docs/json.md); a key
+        whose quantity does not apply (no hardware, no repeated data, no uncertainty) is null."""
         d = asdict(self)
         extra = d.pop("extra")
         for k in ("costs", "serving", "constraints", "items"):
             if not d[k]:
-                d.pop(k)
+                d[k] = None
+        d.update({k: None for k in PLAN_EXTRA_KEYS})
         d.update(extra)
         return d
 
@@ -107,9 +118,13 @@ class PlanResult:
                    budget_name=budget_name)
 
     @property
-    def savings(self) -> dict[str, float]:
+    def savings(self) -> dict[str, Optional[float]]:
         if self.plan is None or self.baseline is None:
-            return {}
+            keys = ["flops", "fraction", "from_model_size", "from_serving_options",
+                    "against_plain_fraction"]
+            if self.objective_unit and self.objective_unit != "flops":
+                keys[2:2] = [self.objective_unit, "objective_fraction"]
+            return {k: None for k in keys}
         out = {
             "flops": self.baseline.total_flops - self.plan.total_flops,
             "fraction": _frac(self.baseline.total_flops - self.plan.total_flops,

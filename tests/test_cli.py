@@ -150,7 +150,9 @@ def test_schema_and_laws():
     schema = json.loads(out)
     assert code == 0 and "target" in schema["properties"]
     code, out, _ = run("laws", "--json")
-    laws = json.loads(out)
+    doc = json.loads(out)
+    assert doc["schema_version"] == 1
+    laws = doc["laws"]
     assert laws["epoch2024"]["constants"]["B"] == 2085.43
     assert laws["hoffmann2022"]["constants"] == {"E": 1.69, "A": 406.4, "B": 410.7,
                                                  "alpha": 0.34, "beta": 0.28}

@@ -292,7 +292,9 @@ def test_mapping_bootstrap_flows_into_plan_uncertainty(tmp_path):
 def test_downstream_presets_command_lists_the_shipped_files():
     r = runner.invoke(app, ["downstream-presets", "--json"])
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)
+    doc = json.loads(r.output)
+    assert doc["schema_version"] == 1
+    d = doc["presets"]
     assert list(d) == list(PRESET_NAMES)
     for name, row in d.items():
         eps, k, gamma = preset_constants(name)

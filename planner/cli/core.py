@@ -9,7 +9,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from planner.cli.app import app, guarded, out
+from planner.cli.app import app, err, guarded, out
+from planner.errors import PlannerError
 
 BudgetArg = typer.Argument(..., help="Budget YAML file (schema_version: 1).", show_default=False)
 
@@ -33,11 +34,17 @@ def optimize(
     from planner.render.terminal import render_plan, to_json
 
     result = run(budget, solver=solver, check=check, uncertainty=uncertainty or None)
-    result.raise_for_status()
     if as_json:
-        print(to_json(result))
-    else:
-        render_plan(result, out)
+        print(to_json(result))  # a failed plan is a document too: status and message
+        if not result.ok:
+            try:
+                result.raise_for_status()
+            except PlannerError as exc:
+                err.print(f"error: {exc}", markup=False, soft_wrap=True)
+                raise typer.Exit(exc.exit_code) from None
+        return
+    result.raise_for_status()
+    render_plan(result, out, err)
 
 
 @app.command()
@@ -69,7 +76,9 @@ def laws(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
     from planner.plan import law_summary
 
     if as_json:
-        print(json.dumps({k: law_summary(v) for k, v in ALL_PRESETS.items()}, indent=2))
+        from planner.render.terminal import to_json
+
+        print(to_json({"laws": {k: law_summary(v) for k, v in ALL_PRESETS.items()}}))
         return
     t = Table(title="Loss-law presets")
     for col in ("name", "form", "constants", "N counts", "fitted N", "source"):

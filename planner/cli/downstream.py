@@ -104,7 +104,7 @@ def downstream_presets(as_json: bool = typer.Option(False, "--json", help="Print
                       "n_bootstrap": 0 if m.samples is None else len(m.samples),
                       "source": m.source}
     if as_json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps({"schema_version": 1, "presets": rows}, indent=2))
         return
     t = Table(title="Downstream-error mappings: error = ε − k·exp(−γ·loss) (Gadre et al. 2024)")
     for col in ("name", "law", "ε", "k", "γ", "fitted loss", "fitted error"):

@@ -96,6 +96,8 @@ def compare(
         "e.g. params=13B,tokens=260B (give one of them to take the other from the iso-loss "
         "curve)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
+    csv_path: Optional[Path] = typer.Option(None, "--csv", help="Also write one CSV row per "
+                                            "scenario (the columns of a sweep's CSV)."),
     solver: Optional[str] = SolverOpt,
 ) -> None:
     """Plans of several scenarios side by side, differences highlighted."""
@@ -103,6 +105,11 @@ def compare(
     from planner.render.terminal import compare_table, to_json
 
     result = run(budgets, at=at, solver=solver)
+    if csv_path is not None:
+        from planner.files import atomic_write
+        from planner.render.csv_table import csv_text
+
+        atomic_write(csv_path, csv_text(result.rows()), inputs=budgets, option="--csv")
     if as_json:
         print(to_json(result))
         return

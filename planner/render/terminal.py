@@ -20,9 +20,13 @@ from planner.units import (
 
 
 def to_json(result: Any) -> str:
-    """One JSON document (NaN/inf become null: strict JSON)."""
-    return json.dumps(_clean(result.to_dict() if hasattr(result, "to_dict") else result),
-                      indent=2, allow_nan=False)
+    """One JSON document (NaN/inf become null: strict JSON), with ``schema_version`` first."""
+    from planner.plan import JSON_SCHEMA_VERSION
+
+    doc = result.to_dict() if hasattr(result, "to_dict") else result
+    if isinstance(doc, dict) and "schema_version" not in doc:
+        doc = {"schema_version": JSON_SCHEMA_VERSION, **doc}
+    return json.dumps(_clean(doc), indent=2, allow_nan=False)
 
 
 def _clean(x):
@@ -188,8 +192,10 @@ def constraints_table(result: PlanResult) -> Table | None:
     return t
 
 
-def render_plan(result: PlanResult, console: Console) -> None:
-    """Print the plan tables, the saving and warnings."""
+def render_plan(result: PlanResult, console: Console,
+                warnings_to: Console | None = None) -> None:
+    """Print the plan tables, the saving, the solver cross-check; warnings go to
+    ``warnings_to`` (the CLI passes stderr)."""
     console.print(plan_table(result))
     for table in (breakdown_table(result), serving_table(result)):
         if table is not None:
@@ -204,8 +210,13 @@ def render_plan(result: PlanResult, console: Console) -> None:
         console.print(uncertainty_line(u))
     if result.active_constraints:
         console.print("Binding constraints: " + ", ".join(result.active_constraints))
+    cross = result.diagnostics.get("cross_check")
+    if cross:
+        console.print(f"Cross-check against {cross['solver']}: parameters differ by "
+                      f"{cross['params_rel_diff']:.2e}, lifetime {result.objective_unit} by "
+                      f"{cross['objective_rel_diff']:.2e} (relative)")
     for w in result.warnings:
-        console.print(f"[yellow]warning:[/yellow] {w}")
+        (warnings_to or console).print(f"[yellow]warning:[/yellow] {w}")
     console.print(f"[dim]solver: {result.solver}[/dim]")
 
 
