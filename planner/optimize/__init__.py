@@ -106,7 +106,7 @@ def solve(scenario: Scenario, solver: str = "iso_loss") -> Solution:
 
 
 def chinchilla_point(scenario: Scenario) -> tuple[float, float]:
-    """Compute-optimal (N, D) at the scenario's loss, inference ignored (REFERENCE §4, x0)."""
+    """Compute-optimal (N, D) at the scenario's loss, inference ignored (docs/optimizer.md, x0)."""
     return compute_optimal_point(scenario.loss)
 
 

@@ -64,7 +64,7 @@ def target_loss(budget: Budget, law: Law) -> float:
 
 
 def flops_items(inference_tokens: float) -> tuple[CostItem, CostItem]:
-    """Training ``6·N·D`` and inference ``2·N·T`` FLOPs (Kaplan et al. 2020; REFERENCE §4)."""
+    """Training ``6·N·D`` and inference ``2·N·T`` FLOPs (Kaplan et al. 2020; Sardana et al. 2024, arXiv 2401.00448)."""
     return (
         CostItem.monomial("train", 6.0, 1, 1, unit="flops"),
         CostItem.monomial("inference", 2.0 * inference_tokens, 1, 0, unit="flops"),
@@ -76,7 +76,7 @@ def bound_constraints(budget: Budget, inference_tokens: float,
     """The ``constraints:`` block (and a data cap) as monomial/posynomial constraints.
 
     ``data.unique_tokens`` caps D for every law form except ``data-constrained``, whose solver
-    plans repeated epochs instead (REFERENCE §1.3)."""
+    plans repeated epochs instead (Muennighoff et al. 2023)."""
     b = budget.constraints
     out = []
     if b.max_params is not None:
@@ -115,7 +115,7 @@ def bound_constraints(budget: Budget, inference_tokens: float,
 
 
 def build_scenario(budget: Budget, law: Law, loss: float) -> Scenario:
-    """The FLOPs scenario of REFERENCE §4: min 6ND + 2N·T s.t. L(N, D) ≤ L*, plus bounds."""
+    """The FLOPs scenario of Sardana et al. 2024 (arXiv 2401.00448): min 6ND + 2N·T s.t. L(N, D) ≤ L*, plus bounds."""
     tokens = budget.inference.total_tokens
     return Scenario(
         loss=law.posynomial(loss),

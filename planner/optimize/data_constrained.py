@@ -1,4 +1,4 @@
-"""Planning under a data-constrained law (REFERENCE §1.3): the nested 1-D solve.
+"""Planning under a data-constrained law (Muennighoff et al. 2023, arXiv 2305.16264): the nested 1-D solve.
 
 For each N, D(N) is the smallest token count whose loss (with repetition decay) reaches the
 target: a root in log D (the loss decreases in D and saturates at D' = U·(1 + R_D*)).  The cost
