@@ -150,3 +150,15 @@ def test_known_model_in_sweep_and_compare(tmp_path):
     assert code == 0, err
     params = [s["result"]["plan"]["params"] for s in json.loads(out)["scenarios"]]
     assert params == pytest.approx([8030261248.0, 7241732096.0], rel=1e-6)
+
+
+def test_report_sentence_names_the_source(tmp_path):
+    from planner.models import describe
+
+    (tmp_path / "config.json").write_text(json.dumps(MISTRAL_CONFIG))
+    named = load_budget(str(write_budget(tmp_path, "llama-3-8b")))
+    assert describe(named.model).startswith("`llama-3-8b`, 8.03B parameters")
+    assert "arXiv 2407.21783" in describe(named.model)
+    from_cfg = load_budget(str(write_budget(tmp_path, "{config: config.json}", "c.yaml")))
+    assert describe(from_cfg.model) == ("7.24B parameters counted from `config.json` "
+                                        "(a Hugging Face config.json)")

@@ -87,5 +87,19 @@ def resolve_model(data: dict[str, Any], base_dir: Optional[Path] = None) -> dict
     return out
 
 
+def describe(spec) -> str:
+    """One sentence on a budget's ``model:`` (a ``ModelSpec``): N, and where its shape came
+    from (a shipped model's source, a config file, or the budget itself)."""
+    from planner.units import format_count
+
+    n = f"{format_count(spec.params)} parameters"
+    if getattr(spec, "preset", None) in KNOWN_MODELS:
+        return (f"`{spec.preset}`, {n} counted from its shape "
+                f"(source: {KNOWN_MODELS[spec.preset].source})")
+    if getattr(spec, "config", None):
+        return f"{n} counted from `{spec.config}` (a Hugging Face config.json)"
+    return f"{n}, as given in the budget"
+
+
 __all__ = ["KNOWN_MODELS", "SHAPE_FIELDS", "ConfigError", "KnownModel", "TransformerShape",
-           "config_shape", "known_shape", "read_config", "resolve_model", "shape_from_config"]
+           "config_shape", "describe", "known_shape", "read_config", "resolve_model", "shape_from_config"]
