@@ -162,3 +162,10 @@ def test_report_sentence_names_the_source(tmp_path):
     from_cfg = load_budget(str(write_budget(tmp_path, "{config: config.json}", "c.yaml")))
     assert describe(from_cfg.model) == ("7.24B parameters counted from `config.json` "
                                         "(a Hugging Face config.json)")
+
+
+def test_schema_description_lists_every_shipped_model():
+    from planner.budget.schema import ModelSpec
+
+    text = ModelSpec.model_fields["preset"].description
+    assert sorted(n for n in KNOWN_MODELS if n in text) == sorted(PUBLISHED)

@@ -297,8 +297,10 @@ class ModelSpec(StrictModel):
     ``config: path/config.json`` reads a Hugging Face config from disk (relative to the budget
     file); both fill the fields below from the shape (planner.models, docs/models.md)."""
 
-    preset: Optional[str] = None
-    config: Optional[str] = None
+    preset: Optional[str] = Field(None, description="a shipped model shape: llama-2-7b, "
+                                  "llama-2-13b, llama-2-70b, llama-3-8b, llama-3-70b, mistral-7b")
+    config: Optional[str] = Field(None, description="path to a Hugging Face config.json "
+                                  "(relative to the budget file); dense models only")
     params: Optional[Quantity] = None
     n_layer: Optional[Annotated[int, Field(gt=0)]] = None
     d_model: Optional[Annotated[int, Field(gt=0)]] = None
