@@ -1,6 +1,6 @@
-"""Hardware profiles: peak FLOP/s per precision, HBM, interconnect, power, price (REFERENCE §5).
+"""Hardware profiles: peak FLOP/s per precision, HBM, interconnect, power, price (docs/hardware.md).
 
-Three numbers are kept apart (REFERENCE §5, "Efficiencies"):
+Three numbers are kept apart (docs/hardware.md, "Efficiencies"):
 * **spec**: the datasheet peak (dense, no 2:4 sparsity), ``peak_tflops`` and ``hbm_bandwidth``;
 * **achievable**: what a microbenchmark reaches, from the profile's ``measured:`` block
   (``planner bench``) or else ``spec × achievable_fraction``;
@@ -34,7 +34,7 @@ class _Strict(BaseModel):
 
 
 class AchievableFractions(_Strict):
-    """Microbenchmark ceilings as fractions of spec (REFERENCE §5: bf16 matmul A100 87%,
+    """Microbenchmark ceilings as fractions of spec (docs/hardware.md: bf16 matmul A100 87%,
     H100 80%; fp8 H100 71%; large HBM copy 85-90%)."""
 
     matmul: Fraction = 0.8
@@ -43,7 +43,7 @@ class AchievableFractions(_Strict):
 
 
 class WorkloadEfficiency(_Strict):
-    """Fractions of spec that serving workloads reach (REFERENCE §5 defaults)."""
+    """Fractions of spec that serving workloads reach (defaults: docs/hardware.md)."""
 
     prefill_mfu: Fraction = 0.65
     decode_mfu: Fraction = 0.65  # compute-bound decode steps (large batch)
@@ -153,7 +153,7 @@ class HardwareProfile(_Strict):
         return self.tdp_watts / 1000.0
 
     def ridge_batch(self, precision: str = "bf16", weight_bits: float = 16) -> float:
-        """Decode batch where the roofline turns compute-bound: ``F·b_w/(16·BW)`` (REFERENCE §5)."""
+        """Decode batch where the roofline turns compute-bound: ``F·b_w/(16·BW)`` (docs/hardware.md)."""
         return self.peak_flops(precision) * weight_bits / (16.0 * self.hbm_bandwidth)
 
 

@@ -187,7 +187,7 @@ def law_summary(law: Law) -> dict[str, Any]:
 
 
 def extrapolation_warnings(law: Law, params: float, tokens: float, label: str = "plan") -> list[str]:
-    """Where the point lies outside what the law was fitted on (REFERENCE §1.1)."""
+    """Where the point lies outside what the law was fitted on (docs/laws.md)."""
     out = []
     ratio = tokens / params
     if ratio > EXTRAPOLATION_TOKENS_PER_PARAM:

@@ -1,7 +1,7 @@
 """Strict YAML reading with line marks, and pydantic errors turned into ``file:line:col`` lines.
 
 PyYAML's ``safe_load`` reads ``1.5e12`` as a string, ``no`` as False and keeps the last of two
-duplicate keys (DESIGN.md, "Conventions").  This loader reads YAML 1.2-style floats and booleans,
+duplicate keys (YAML 1.1 resolution rules).  This loader reads YAML 1.2-style floats and booleans,
 rejects duplicate keys, and records where every value came from.
 """
 

@@ -65,7 +65,7 @@ def test_large_batch_is_compute_bound_and_crossover_matches_ridge():
     """Idealized efficiencies, tiny context: the regime flips at F·b_w/(16·BW)."""
     hw = load_profile("h100-sxm")
     ridge = hw.ridge_batch("bf16", 16)
-    assert ridge == pytest.approx(295, abs=1)  # REFERENCE §5
+    assert ridge == pytest.approx(295, abs=1)  # F·b_w/(16·BW) = 989e12·16/(16·3350e9)
     regimes = {}
     for batch in (int(ridge) - 5, int(ridge) + 5, 2048):
         b = budget(f"  hardware: h100-sxm\n  batch_size: {batch}\n  efficiency: idealized",

@@ -37,7 +37,7 @@ def epoch_fit(epoch_runs):
 
 
 def test_reproduces_epochs_summed_huber_fit(epoch_fit):
-    """REFERENCE §1.1: A = 477.83, B = 2143.4, E = 1.81722, α = 0.34731, β = 0.36717,
+    """Epoch's summed-Huber fit (Besiroglu et al. 2024): A = 477.83, B = 2143.4, E = 1.81722, α = 0.34731, β = 0.36717,
     objective 0.0010182740, within the rounding of the printed figures."""
     c = epoch_fit.constants
     assert c["A"] == pytest.approx(477.83, abs=0.005)
@@ -208,7 +208,7 @@ def test_fit_cli_json_keys(tmp_path):
 
 
 def test_data_constrained_form_fits_datablations(tmp_path):
-    """Compare predicted losses, not the flat-ridge R* constants (REFERENCE §1.5): the fit on
+    """Compare predicted losses, not the flat-ridge R* constants (a lower local minimum exists): the fit on
     the 182 published-fit runs predicts them better than the published constants (8.2%)."""
     import csv
 

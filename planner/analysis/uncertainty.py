@@ -2,7 +2,7 @@
 solver) and price the point-estimate plan under each (expected regret).
 
 Samples come from a fitted law's bootstrap (``planner fit --bootstrap``), or, for the
-``epoch2024`` preset, from normal draws with its published standard errors (REFERENCE §1.1:
+``epoch2024`` preset, from normal draws with its published standard errors (Besiroglu et al. 2024, arXiv 2404.10102:
 E 0.03, A 124.58, B 1293.23, α 0.02, β 0.02; independent, so wider than the bootstrap's
 correlated cloud).  The target loss stays the point estimate's, except for a downstream-error
 target whose mapping has bootstrap samples: each sample then also gets its own target loss

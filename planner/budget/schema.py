@@ -19,6 +19,7 @@ from pydantic import (
     PrivateAttr,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -254,7 +255,7 @@ HardwareRef = Union[str, dict]
 
 
 class TrainSpec(StrictModel):
-    """Training cluster: hardware, size, MFU and limits (REFERENCE §3.1)."""
+    """Training cluster: hardware, size, MFU and limits (docs/cost-model.md)."""
 
     hardware: HardwareRef = "h100-sxm"
     gpus: Optional[Annotated[int, Field(gt=0)]] = None
@@ -288,7 +289,7 @@ WeightBits = Literal[16, 8, 6, 5, 4, 3]
 
 
 class ServeSpec(StrictModel):
-    """Serving: hardware, batch, precision, latency SLOs (REFERENCE §3.2-3.3)."""
+    """Serving: hardware, batch, precision, latency SLOs (docs/cost-model.md)."""
 
     hardware: HardwareRef = "h100-sxm"
     batch_size: Annotated[int, Field(gt=0)] = 64
@@ -314,17 +315,38 @@ class ServeSpec(StrictModel):
 
 
 class ModelSpec(StrictModel):
-    """Pin the model: its parameter count (and optionally shape) is costed, not optimised."""
+    """Pin the model: its parameter count (and optionally shape) is costed, not optimised.
 
-    params: Quantity
+    ``preset: llama-3-8b`` (or just ``model: llama-3-8b``) takes a shipped shape and
+    ``config: path/config.json`` reads a Hugging Face config from disk (relative to the budget
+    file); both fill the fields below from the shape (planner.models, docs/models.md)."""
+
+    preset: Optional[str] = Field(None, description="a shipped model shape: llama-2-7b, "
+                                  "llama-2-13b, llama-2-70b, llama-3-8b, llama-3-70b, mistral-7b")
+    config: Optional[str] = Field(None, description="path to a Hugging Face config.json "
+                                  "(relative to the budget file); dense models only")
+    params: Optional[Quantity] = None
     n_layer: Optional[Annotated[int, Field(gt=0)]] = None
     d_model: Optional[Annotated[int, Field(gt=0)]] = None
     n_heads: Optional[Annotated[int, Field(gt=0)]] = None
     n_kv_heads: Optional[Annotated[int, Field(gt=0)]] = None
     vocab: Optional[Annotated[int, Field(gt=0)]] = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _known(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, dict) and ("preset" in data or "config" in data):
+            from planner.models import resolve_model
+
+            base = (info.context or {}).get("base_dir")
+            data = resolve_model(data, base)  # ConfigError is a ValueError: one line
+        return data
+
     @model_validator(mode="after")
     def _shape(self) -> "ModelSpec":
+        if self.params is None:
+            raise ValueError("give 'params' (with an optional shape), a known model "
+                             "('preset: llama-3-8b') or 'config: path/to/config.json'")
         if (self.n_layer is None) != (self.d_model is None):
             raise ValueError("'n_layer' and 'd_model' go together")
         if self.n_kv_heads is not None and self.n_heads is None:
@@ -332,6 +354,10 @@ class ModelSpec(StrictModel):
         if self.n_heads and self.n_kv_heads and self.n_heads % self.n_kv_heads:
             raise ValueError("'n_heads' must be a multiple of 'n_kv_heads'")
         return self
+
+
+def _model_from_str(v: Any) -> Any:
+    return {"preset": v} if isinstance(v, str) else v
 
 
 class Bounds(StrictModel):
@@ -380,7 +406,7 @@ class Budget(StrictModel):
     constraints: Bounds = Field(default_factory=Bounds)
     train: Optional[TrainSpec] = None
     serve: Optional[ServeSpec] = None
-    model: Optional[ModelSpec] = None
+    model: Annotated[Optional[ModelSpec], BeforeValidator(_model_from_str)] = None
     solver: Literal["auto", "gp", "iso_loss"] = "auto"
     data: Optional[DataSpec] = None
     uncertainty: Annotated[Optional[UncertaintySpec], BeforeValidator(_uncertainty)] = None
@@ -423,7 +449,8 @@ def budget_from_data(data: Any, marks: Marks | None = None, where: str = "<budge
         raise InputError(f"{where}:{line}:{col}: schema_version: this planner reads "
                          f"schema_version {SCHEMA_VERSION}, got {data.get('schema_version')!r}")
     try:
-        budget = Budget.model_validate(data)
+        base_dir = Path(where).parent if where not in ("<budget>", "<string>") else None
+        budget = Budget.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
         raise InputError(_format(exc, marks, where)) from None
     budget._source = None if where == "<budget>" else where

@@ -1,13 +1,13 @@
 """Inference cost as monomial terms: prefill, the decode roofline, KV cache, latency, memory.
 
-REFERENCE §3.2.  Per request: T_in prompt tokens, T_out generated tokens; batch b; average
+See docs/cost-model.md.  Per request: T_in prompt tokens, T_out generated tokens; batch b; average
 decode context ``c̄ = T_in + T_out/2``.  One decode step of the whole batch on one
 GPU-equivalent (tensor parallelism over g GPUs divides it by g, ideally):
 
     t_step = max( b·(2·N_w + attn(c̄)) / (F·MFU_decode),                    compute-bound
                   (N_w·bits_w/8 + b·kv_bytes(c̄)) / (BW·bw_eff) )           memory-bound
 
-plus a fixed per-step overhead.  Speculative decoding (REFERENCE §3.3, Leviathan et al. 2023)
+plus a fixed per-step overhead.  Speculative decoding (Leviathan et al. 2023, arXiv 2211.17192)
 verifies γ+1 tokens per target step (compute × (γ+1), weights read once), adds γ draft steps,
 and yields E(α, γ) tokens per sequence per iteration.  Prefill is compute-bound:
 ``t_prefill = (2·N_w·T_in + attn·T_in²/2)/(F·MFU_prefill)``.  Every piece is a monomial in N

@@ -1,7 +1,7 @@
 """The hardware cost model of one serving configuration: named monomial items in GPU-seconds,
 latency in seconds, memory in bytes, and their conversion to dollars, GPU-hours and energy.
 
-Dollars = GPU-hours · price; energy = GPU-hours · power · PUE (REFERENCE §3.1).
+Dollars = GPU-hours · price; energy = GPU-hours · power · PUE (docs/cost-model.md).
 """
 
 from __future__ import annotations

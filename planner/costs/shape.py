@@ -1,6 +1,6 @@
 """Model shape as monomials in N: KV-cache bytes and attention FLOPs per token.
 
-Rule when no shape is given (REFERENCE §3.2): ``N ≈ 12·n_layer·d_model²`` with
+Rule when no shape is given (docs/cost-model.md): ``N ≈ 12·n_layer·d_model²`` with
 ``d_model = 128·n_layer`` (so ``N = 196,608·n_layer³``), head size 128 (``n_heads = n_layer``)
 and GQA with ``n_kv_heads = n_heads/8``.  Then per token
 ``kv_bytes(ctx) = 2·n_layer·n_kv_heads·d_head·ctx·bits_kv/8 = 4·bits_kv·n_layer²·ctx`` and
@@ -53,7 +53,7 @@ def given_shape(params: float, n_layer: int, d_model: int, n_heads: Optional[int
     scale = params ** (-SHAPE_EXP)
     kv_elems = 2 * n_layer * kv_heads * d_head
     attn = 2 * n_layer * d_model
-    train_attn = 6 * n_layer * seq_len * d_model  # per training token (REFERENCE §3.1)
+    train_attn = 6 * n_layer * seq_len * d_model  # per training token (Kaplan et al. 2020, §2.1)
     read = 1.0 - (vocab * d_model / params if vocab else 0.0)
     return Shape(kv_elems * scale, attn * scale, train_attn, max(read, 0.05),
                  f"given: {n_layer} layers, d_model {d_model}, {heads} heads, "

@@ -1,4 +1,4 @@
-"""Training cost as monomial terms (REFERENCE §3.1).
+"""Training cost as monomial terms (Kaplan et al. 2020, arXiv 2001.08361, §2.1).
 
 FLOPs = 6·N·D (plus attention ``6·n_layer·seq·d_model·D`` when a shape is given);
 GPU-seconds = FLOPs / (peak(precision) · MFU); wall-clock = GPU-seconds / GPUs.

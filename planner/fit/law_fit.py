@@ -3,8 +3,8 @@
 Chinchilla form, the way the replication literature fits it (Hoffmann et al. 2022, Approach 3;
 Besiroglu et al. 2024, arXiv 2404.10102): ``L = exp(LSE(a − α·log N, b − β·log D, e))`` with
 A = e^a, B = e^b, E = e^e; minimise the summed Huber loss (δ = 1e-3) of
-``log L_pred − log L_obs`` with L-BFGS-B (analytic gradient, objective scaled ×1e6: REFERENCE
-§1.5) from the best starts of Epoch's 4,500-point grid (α, β ∈ {0, 0.5, …, 2},
+``log L_pred − log L_obs`` with L-BFGS-B (analytic gradient, objective scaled ×1e6 because
+scipy's L-BFGS-B stops early on objectives ≪ 1) from the best starts of Epoch's 4,500-point grid (α, β ∈ {0, 0.5, …, 2},
 e ∈ {−1, −0.5, …, 1}, a, b ∈ {0, 5, …, 25}); keep the best.  The Kaplan form is fitted the same
 way on ``log L = α_D·log((N_c/N)^(α_N/α_D) + D_c/D)``.
 """
@@ -22,7 +22,7 @@ from planner.fit.runs import Runs
 from planner.laws import ChinchillaLaw, KaplanLaw, LawInfo
 
 HUBER_DELTA = 1e-3
-SCALE = 1e6  # L-BFGS-B stops early on objectives ≪ 1 (REFERENCE §1.5)
+SCALE = 1e6  # L-BFGS-B stops early on objectives ≪ 1 (~14% above the optimum unscaled)
 CHINCHILLA_NAMES = ("E", "A", "B", "alpha", "beta")
 KAPLAN_NAMES = ("alpha_N", "alpha_D", "N_c", "D_c")
 DC_NAMES = ("E", "A", "B", "alpha", "beta", "R_D_star", "R_N_star")
@@ -278,7 +278,7 @@ def fit_law(runs: Runs, form: str = "chinchilla", *, starts: int = 64, bootstrap
     _check(runs, form)
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(1):  # tiny problems: BLAS threads only slow them (REFERENCE §1.5)
+    with threadpool_limits(1):  # tiny problems: BLAS threads only slow them (~15× measured)
         grid = epoch_grid()
         consts, obj, theta = _fit_once(runs, form, starts, grid)
         names = NAMES[form]

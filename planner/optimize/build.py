@@ -70,7 +70,7 @@ def target_loss(budget: Budget, law: Law) -> float:
 
 
 def flops_items(inference_tokens: float) -> tuple[CostItem, CostItem]:
-    """Training ``6·N·D`` and inference ``2·N·T`` FLOPs (Kaplan et al. 2020; REFERENCE §4)."""
+    """Training ``6·N·D`` and inference ``2·N·T`` FLOPs (Kaplan et al. 2020; Sardana et al. 2024, arXiv 2401.00448)."""
     return (
         CostItem.monomial("train", 6.0, 1, 1, unit="flops"),
         CostItem.monomial("inference", 2.0 * inference_tokens, 1, 0, unit="flops"),

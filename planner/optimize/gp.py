@@ -3,7 +3,7 @@
 One parametrised problem is built per *structure* (exponents and which terms exist) and cached;
 re-solves only change ``cp.Parameter`` values (DPP), ~2 ms a solve instead of ~20 ms.  N and D
 are scaled by the Chinchilla-optimal point of the same loss and the objective by its value there,
-so the conic problem is O(1) (DESIGN.md, "Conventions").  cvxpy is imported lazily.
+so the conic problem is O(1) (docs/optimizer.md).  cvxpy is imported lazily.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ penalty) grow with D (nested bisection).  In ``u = log N`` the cost along this c
 log-convex (partial minimisation of a geometric program), so the optimum is the unique sign
 change of dCost/du, and every constraint of the scenario holds on one interval of u.  The solver
 bisects for the unconstrained optimum, for each constraint's interval, and clips.  For the FLOPs
-objective this is the root of REFERENCE §4: ``3·D(x)·(α·x/(β·(L* − E − x)) − 1) = T``.
+objective this is the root (docs/optimizer.md) of ``3·D(x)·(α·x/(β·(L* − E − x)) − 1) = T``.
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ def _flops_form(sc: Scenario):
 def _solve_flops_form(sc: Scenario, c_train, c_inf, shape, iterations=8):
     """Optimum of ``c_train·N·D + c_inf·N`` on the iso-loss curve, by Newton's method.
 
-    REFERENCE §4: with ``x = A·N^-α``, ``r = L* − E − x``, stationarity is
+    docs/optimizer.md: with ``x = A·N^-α``, ``r = L* − E − x``, stationarity is
     ``α·x/(β·r) − 1 = κ·(r/B)^(1/β)`` with ``κ = c_inf/c_train`` (``T/3`` for FLOPs), i.e.
     ``3·D(x)·(α·x/(β·r) − 1) = T``.  Writing ``r = r0·e^-z`` with ``r0 = α(L* − E)/(α + β)``
     (the Chinchilla optimum, z = 0) turns it into ``φ(z) = log(expm1 z) + z/β = K``,

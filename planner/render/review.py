@@ -313,6 +313,10 @@ def _assumptions(doc: Doc, rv: Review) -> None:
                      f"{inf.tokens_per_request.output:g} output tokens per request = "
                      f"{format_count(inf.total_tokens)} lifetime tokens.")
     items.append(f"**Objective**: {b.objective}; solver {r.solver}.")
+    if b.model is not None:
+        from planner.models import describe
+
+        items.append(f"**Model** (pinned): {describe(b.model)}.")
     if b.uses_hardware:
         cand = rv.problem.candidates[0]
         from planner.optimize import plan_candidate
