@@ -146,6 +146,8 @@ def evaluate(problem: Problem, params: float, tokens: float,
         penalty = sum(float(t.value(params, tokens)) for t in sc.loss_extra)
         extra = {"weight_bits": cm.config.weight_bits, "loss_penalty": penalty,
                  "served_loss": loss + penalty, "configuration": cm.config.label()}
+        from planner.training.plan import training_plan
+        extra["training_plan"] = training_plan(problem.budget, cm, params, tokens).to_dict()
         spec = speculative_summary(cm, params, tokens)
         if spec is not None:
             extra["speculative"] = spec
