@@ -268,6 +268,8 @@ def plan_result(problem: Problem, sol: Solution, best: int) -> PlanResult:
                             f"{pen.fitted_params[0]:.2g}-{pen.fitted_params[1]:.2g} parameters "
                             f"and {pen.fitted_bits[0]}-{pen.fitted_bits[1]} bits; "
                             f"{bits}-bit at {plan.params:.3g} parameters extrapolates")
+    warnings += [w for w in plan.extra.get("training_plan", {}).get("warnings", ())
+                 if w not in warnings]
     if sol.message:
         warnings.append(sol.message)
     return PlanResult(

@@ -20,8 +20,8 @@ import numpy as np
 from planner.budget import Budget, load_budget
 from planner.units import format_count, format_objective, format_sci, format_usd
 
-SECTIONS = ("Summary", "Plan", "Cost breakdown", "Constraints", "Alternatives", "Sensitivity",
-            "Figures", "Assumptions and sources", "Warnings")
+SECTIONS = ("Summary", "Plan", "Cost breakdown", "Training plan", "Constraints", "Alternatives",
+            "Sensitivity", "Figures", "Assumptions and sources", "Warnings")
 FIGURES = {
     "cost_vs_params": "Lifetime cost vs model size at the target loss, for several inference "
                       "demands; dots are the solver's plans and sit at the curves' minima.",
@@ -340,6 +340,17 @@ def _constraints(doc: Doc, rv: Review) -> None:
     doc.table(["constraint", "what", "value", "limit", "slack", "binding"], rows, "llrrrl")
 
 
+def _training(doc: Doc, rv: Review) -> None:
+    from planner.render.training import training_rows
+
+    if not rv.result.plan.extra.get("training_plan"):
+        doc.p("No training hardware in this budget (FLOPs only): no training plan.")
+        return
+    doc.p("How the planned model is trained: shape, hyperparameters, parallel split, memory "
+          "per GPU and wall-clock (docs/training-plan.md).")
+    doc.table(["", "value"], training_rows(rv.result.plan.extra["training_plan"]), "ll")
+
+
 def _alternatives(doc: Doc, rv: Review) -> None:
     unit = rv.result.objective_unit
     if rv.configurations:
@@ -466,6 +477,8 @@ def compose(rv: Review, figures: dict[str, str]) -> Doc:
     _plan(doc, rv)
     doc.h(2, "Cost breakdown")
     _breakdown(doc, rv)
+    doc.h(2, "Training plan")
+    _training(doc, rv)
     doc.h(2, "Constraints")
     _constraints(doc, rv)
     doc.h(2, "Alternatives")
