@@ -70,6 +70,9 @@ def training_plan(budget, cm, params: float, tokens: float) -> TrainingPlan:
         binding.append(f"batch: {seqs} sequences of {setup.seq_len} tokens keep at most "
                        f"{useful} of {setup.gpus} GPUs busy (TP {best.tensor_parallel} × "
                        f"PP {best.pipeline_parallel})")
+    if setup.gpus is None and useful is not None:
+        binding.append("cluster size not given (train.gpus / train.max_gpus): the run uses "
+                       "the largest useful GPU count")
     if best.tensor_parallel * best.pipeline_parallel > 1:
         one = [c for c in cands if c.tensor_parallel == 1 and c.pipeline_parallel == 1]
         if one and not one[0].memory.fits:
@@ -77,7 +80,8 @@ def training_plan(budget, cm, params: float, tokens: float) -> TrainingPlan:
                            f"{one[0].memory.total_bytes / 1e9:.1f} GB > "
                            f"{setup.limit_bytes / 1e9:.1f} GB")
         elif useful is not None:
-            binding.append("batch: tensor parallelism raises the useful GPU count")
+            binding.append(f"batch: model parallelism (TP {best.tensor_parallel} × PP "
+                           f"{best.pipeline_parallel}) raises the useful GPU count")
     wall = gpu_s / used if used else None
     if t.deadline_days is not None and wall is not None:
         used_frac = wall / (t.deadline_days * 86400.0)
