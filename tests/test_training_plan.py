@@ -8,7 +8,7 @@ import math
 import pytest
 from typer.testing import CliRunner
 
-from planner import optimize
+from planner.optimize import optimize
 from planner.budget import load_budget
 from planner.cli import app
 from planner.errors import InfeasibleError, InputError
