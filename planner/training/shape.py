@@ -66,7 +66,9 @@ class ShapeRule:
     def at(self, params: float) -> ModelShape:
         """The integer shape nearest the rule at ``params``: d_model a multiple of the head
         size, the head count a multiple of the GQA ratio (whole KV groups, which also lets
-        tensor parallelism up to that ratio divide the heads), at least one KV head."""
+        tensor parallelism up to that ratio divide the heads), at least one KV head; when
+        neither depth nor width is pinned the depth is then ``round(N/(12·d_model²))`` so the
+        shape keeps N."""
         n_layer = max(1, round(float(self.n_layer(params))))
         d = float(self.d_model(params))
         if self.n_heads is not None:
@@ -80,6 +82,8 @@ class ShapeRule:
             if heads >= q:
                 heads = max(q, round(d / (head_dim * q)) * q)
             d_model = heads * head_dim
+        if self.n_layer_exp and self.d_model_exp:  # both free: depth keeps N after rounding
+            n_layer = max(1, round(float(params) / (PARAMS_PER_LAYER_D2 * d_model**2)))
         if self.n_kv_heads is not None:
             kv = self.n_kv_heads
         else:
