@@ -198,3 +198,11 @@ def test_partial_shape_pin_keeps_n_free_and_shapes_the_plan():
 def test_two_size_pins_without_params_are_an_input_error():
     with pytest.raises(InputError, match=r"model.*at most one of"):
         load_budget(budget_text("{gpus: 8}", "model: {n_layer: 48, d_model: 4096}\n"))
+
+
+def test_bad_shape_pin_names_file_line_and_field(tmp_path):
+    path = tmp_path / "pin.yaml"
+    path.write_text("schema_version: 1\ntarget: {loss: 2.1}\ntrain: {gpus: 8}\nmodel:\n"
+                    "  n_layer: -3\n")
+    with pytest.raises(InputError, match=r"pin\.yaml:5:\d+: model\.n_layer: .*greater than 0"):
+        load_budget(path)

@@ -473,6 +473,8 @@ def _format(exc: ValidationError, marks: Marks, where: str) -> str:
                 e = dict(e)
                 e["loc"] = tuple(p for p in e["loc"] if p not in LAW_TAGS
                                  and not (isinstance(p, str) and p.startswith("function-")))
+                if e["loc"][:2] == ("model", "pins"):  # partial pins are written in model:
+                    e["loc"] = ("model",) + e["loc"][2:]
                 out.append(e)
             return out
 
