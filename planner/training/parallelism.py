@@ -59,8 +59,9 @@ def choose_split(params: float, shape, seq_len: int, micro_batch: int,
                  zero_stage: int, optimizer: str, recompute: str,
                  limit_bytes: float) -> tuple[Optional[Split], list[Split]]:
     """Every power-of-two (TP, PP) within the limits; the chosen one fits memory, uses the
-    most GPUs (shortest wall-clock), then the least model parallelism.  Returns (chosen or
-    None when nothing fits, all candidates)."""
+    most GPUs (shortest wall-clock), then the least model parallelism (without a cluster size:
+    the least model parallelism that fits).  Returns (chosen or None when nothing fits, all
+    candidates)."""
     cands = []
     for tp in powers_of_two(max_tp):
         if tp > max(1, shape.n_heads) or (shape.n_heads % tp):
@@ -83,6 +84,11 @@ def choose_split(params: float, shape, seq_len: int, micro_batch: int,
     fitting = [c for c in cands if c.memory.fits]
     if not fitting:
         return None, cands
-    best = max(fitting, key=lambda c: (c.gpus_used, -c.tensor_parallel * c.pipeline_parallel,
-                                       -c.pipeline_parallel))
+    if gpus is None:  # no cluster: the least model parallelism, at its largest useful count
+        best = max(fitting, key=lambda c: (-c.tensor_parallel * c.pipeline_parallel,
+                                           -c.pipeline_parallel))
+    else:
+        best = max(fitting, key=lambda c: (c.gpus_used,
+                                           -c.tensor_parallel * c.pipeline_parallel,
+                                           -c.pipeline_parallel))
     return best, cands

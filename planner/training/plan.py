@@ -72,14 +72,14 @@ def training_plan(budget, cm, params: float, tokens: float) -> TrainingPlan:
                        f"PP {best.pipeline_parallel})")
     if setup.gpus is None and useful is not None:
         binding.append("cluster size not given (train.gpus / train.max_gpus): the run uses "
-                       "the largest useful GPU count")
+                       "the largest useful GPU count of the least model-parallel split that fits")
     if best.tensor_parallel * best.pipeline_parallel > 1:
         one = [c for c in cands if c.tensor_parallel == 1 and c.pipeline_parallel == 1]
         if one and not one[0].memory.fits:
             binding.append(f"memory: one GPU per model replica needs "
                            f"{one[0].memory.total_bytes / 1e9:.1f} GB > "
                            f"{setup.limit_bytes / 1e9:.1f} GB")
-        elif useful is not None:
+        elif useful is not None and setup.gpus is not None:
             binding.append(f"batch: model parallelism (TP {best.tensor_parallel} × PP "
                            f"{best.pipeline_parallel}) raises the useful GPU count")
     wall = gpu_s / used if used else None
