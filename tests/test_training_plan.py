@@ -206,3 +206,20 @@ def test_bad_shape_pin_names_file_line_and_field(tmp_path):
                     "  n_layer: -3\n")
     with pytest.raises(InputError, match=r"pin\.yaml:5:\d+: model\.n_layer: .*greater than 0"):
         load_budget(path)
+
+
+def test_training_memory_binds_and_the_report_fits_on_its_edge():
+    # ZeRO-0 without tensor parallelism: 16 bytes/parameter + activations on one 80 GB H100
+    # caps N near 72e9/16 = 4.5B minus activations; the 13B-quality target moves to more tokens
+    r = optimize(budget_text("{hardware: h100-sxm, gpus: 64, zero_stage: 0, "
+                             "max_tensor_parallel: 1}").replace("tokens: 1T", "tokens: 100B"),
+                 check=True)
+    assert r.active_constraints == ("train_memory",)
+    assert r.diagnostics["cross_check"]["params_rel_diff"] < 1e-6
+    split = r.plan.extra["training_plan"]["split"]
+    assert (split["tensor_parallel"], split["pipeline_parallel"]) == (1, 1)
+    mem = split["memory"]
+    assert mem["weights_bytes"] + mem["gradients_bytes"] + mem["optimizer_bytes"] == \
+        pytest.approx(16 * r.plan.params, rel=1e-12)
+    assert mem["total_bytes"] == pytest.approx(mem["limit_bytes"], rel=1e-6)
+    assert 16 * r.plan.params < 72e9

@@ -92,11 +92,12 @@ class MemoryPerGPU:
         return asdict(self)
 
 
-def memory_per_gpu(params: float, shape, seq_len: int, micro_batch: int, tp: int, pp: int,
+def memory_per_gpu(params: float, rule, seq_len: int, micro_batch: int, tp: int, pp: int,
                    dp: float, zero_stage: int, optimizer: str, recompute: str,
                    limit_bytes: float) -> MemoryPerGPU:
-    """Memory of one GPU for the concrete ``shape`` (a ``ModelShape``) at (TP, PP, DP)."""
+    """Memory of one GPU at (TP, PP, DP), activations from the shape ``rule`` at N (the same
+    monomials as the solver's constraint, so a plan on the constraint's edge fits here)."""
     w, g, k = model_state_bytes(params / (tp * pp), dp, zero_stage, optimizer)
-    act = shape.n_layer * activation_bytes_per_layer(seq_len, micro_batch, shape.d_model,
-                                                     shape.n_heads, tp, recompute)
+    act = float(sum(t.value(params, 1.0) for t in activation_terms(rule, seq_len, micro_batch,
+                                                                   tp, recompute)))
     return MemoryPerGPU(w, g, k, act, w + g + k + act, limit_bytes)

@@ -54,7 +54,7 @@ class Split:
         return d
 
 
-def choose_split(params: float, shape, seq_len: int, micro_batch: int,
+def choose_split(params: float, shape, rule, seq_len: int, micro_batch: int,
                  batch_sequences: Optional[int], gpus: Optional[int], max_tp: int, max_pp: int,
                  zero_stage: int, optimizer: str, recompute: str,
                  limit_bytes: float) -> tuple[Optional[Split], list[Split]]:
@@ -77,7 +77,7 @@ def choose_split(params: float, shape, seq_len: int, micro_batch: int,
             if useful is not None:
                 avail = min(avail, useful)
             dp = max(1, avail // (tp * pp))
-            mem = memory_per_gpu(params, shape, seq_len, micro_batch, tp, pp, dp, zero_stage,
+            mem = memory_per_gpu(params, rule, seq_len, micro_batch, tp, pp, dp, zero_stage,
                                  optimizer, recompute, limit_bytes)
             cands.append(Split(tp, pp, dp, dp * tp * pp,
                                useful if useful is not None else -1, mem))

@@ -50,7 +50,7 @@ def training_plan(budget, cm, params: float, tokens: float) -> TrainingPlan:
                              shape.d_model)
         warnings += list(hp.warnings)
     seqs = hp.batch_sequences if hp is not None else None
-    best, cands = choose_split(params, shape, setup.seq_len, setup.micro_batch, seqs,
+    best, cands = choose_split(params, shape, setup.rule, setup.seq_len, setup.micro_batch, seqs,
                                setup.gpus, setup.max_tp, setup.max_pp, setup.zero_stage,
                                setup.optimizer, setup.recompute, setup.limit_bytes)
     gpu_s = float(cm.gpu_seconds["train"].value(params, tokens))
