@@ -20,6 +20,7 @@ PLAN_EXTRA_KEYS = (
     "weight_bits", "loss_penalty", "served_loss", "configuration", "speculative",  # serving
     "epochs", "unique_tokens", "effective_tokens", "effective_params",  # repeated data
     "uncertainty",  # law (and mapping) uncertainty
+    "training_plan",  # hardware budgets: hyperparameters, batch, parallel split, memory
 )
 
 

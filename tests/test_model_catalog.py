@@ -1,8 +1,6 @@
 """Known models by name or by a Hugging Face config.json: parameter counts and budget wiring."""
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner

@@ -265,6 +265,14 @@ class TrainSpec(StrictModel):
     seq_len: Annotated[int, Field(gt=0)] = 4096
     deadline_days: Optional[PositiveFloat] = None
     max_train_usd: Optional[PositiveFloat] = None
+    # the training plan (planner.training, docs/training-plan.md)
+    hyperparameters: Literal["step-law", "deepseek2024", "none"] = "step-law"
+    optimizer: Literal["adamw", "adamw-fp32"] = "adamw"  # 2+2+12 or 4+4+8 bytes/parameter
+    zero_stage: Literal[0, 1, 2, 3] = 1  # Rajbhandari et al. 2020 (arXiv 1910.02054)
+    activation_recompute: Literal["none", "selective", "full"] = "selective"
+    max_tensor_parallel: Annotated[int, Field(gt=0)] = 8  # one NVLink node
+    max_pipeline_parallel: Annotated[int, Field(gt=0)] = 1
+    micro_batch_sequences: Annotated[int, Field(gt=0)] = 1
 
 
 class SpeculativeSpec(StrictModel):
@@ -314,6 +322,36 @@ class ServeSpec(StrictModel):
         return self
 
 
+class ShapePins(StrictModel):
+    """A partial shape (``model:`` without ``params``): N stays free, the shape rule follows
+    these pins (planner.training.shape)."""
+
+    n_layer: Optional[Annotated[int, Field(gt=0)]] = None
+    d_model: Optional[Annotated[int, Field(gt=0)]] = None
+    aspect_ratio: Optional[PositiveFloat] = None  # d_model / n_layer
+    head_dim: Optional[Annotated[int, Field(gt=0)]] = None
+    n_heads: Optional[Annotated[int, Field(gt=0)]] = None
+    n_kv_heads: Optional[Annotated[int, Field(gt=0)]] = None
+    gqa_ratio: Optional[Annotated[int, Field(gt=0)]] = None  # n_heads / n_kv_heads
+    vocab: Optional[Annotated[int, Field(gt=0)]] = None
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> "ShapePins":
+        given = [k for k in ("n_layer", "d_model", "aspect_ratio") if getattr(self, k)]
+        if len(given) > 1:
+            raise ValueError("pin at most one of 'n_layer', 'd_model', 'aspect_ratio' when "
+                             "'params' is free (two would fix N)")
+        if self.n_heads is not None and self.head_dim is not None:
+            raise ValueError("give 'n_heads' or 'head_dim', not both")
+        if self.n_kv_heads is not None and self.gqa_ratio is not None:
+            raise ValueError("give 'n_kv_heads' or 'gqa_ratio', not both")
+        return self
+
+
+_PIN_KEYS = ("n_layer", "d_model", "aspect_ratio", "head_dim", "n_heads", "n_kv_heads",
+             "gqa_ratio", "vocab")
+
+
 class ModelSpec(StrictModel):
     """Pin the model: its parameter count (and optionally shape) is costed, not optimised.
 
@@ -331,6 +369,18 @@ class ModelSpec(StrictModel):
     n_heads: Optional[Annotated[int, Field(gt=0)]] = None
     n_kv_heads: Optional[Annotated[int, Field(gt=0)]] = None
     vocab: Optional[Annotated[int, Field(gt=0)]] = None
+    pins: Optional[ShapePins] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _partial(cls, data: Any) -> Any:
+        # without params the shape keys constrain the rule instead of pinning N (costs/model.py
+        # reads n_layer/d_model as a full given shape, so they move to ``pins``)
+        if isinstance(data, dict) and "params" not in data and "pins" not in data:
+            extra = [k for k in data if k not in _PIN_KEYS]
+            if not extra:
+                return {"pins": dict(data)}
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -345,8 +395,11 @@ class ModelSpec(StrictModel):
     @model_validator(mode="after")
     def _shape(self) -> "ModelSpec":
         if self.params is None:
-            raise ValueError("give 'params' (with an optional shape), a known model "
-                             "('preset: llama-3-8b') or 'config: path/to/config.json'")
+            if self.pins is None:
+                raise ValueError("give 'params' (with an optional shape), shape pins such as "
+                                 "'n_layer' (N stays free), a known model ('preset: "
+                                 "llama-3-8b') or 'config: path/to/config.json'")
+            return self
         if (self.n_layer is None) != (self.d_model is None):
             raise ValueError("'n_layer' and 'd_model' go together")
         if self.n_kv_heads is not None and self.n_heads is None:
@@ -469,6 +522,8 @@ def _format(exc: ValidationError, marks: Marks, where: str) -> str:
                 e = dict(e)
                 e["loc"] = tuple(p for p in e["loc"] if p not in LAW_TAGS
                                  and not (isinstance(p, str) and p.startswith("function-")))
+                if e["loc"][:2] == ("model", "pins"):  # partial pins are written in model:
+                    e["loc"] = ("model",) + e["loc"][2:]
                 out.append(e)
             return out
 

@@ -99,7 +99,7 @@ def bound_constraints(budget: Budget, inference_tokens: float,
     if b.max_train_flops is not None:
         out.append(Constraint("max_train_flops", flops_items(0.0)[0], b.max_train_flops,
                               "training FLOPs ≤ max_train_flops"))
-    if budget.model is not None:  # pinned size: N = model.params (to solver precision)
+    if budget.model is not None and budget.model.params is not None:  # pinned size: N = model.params (to solver precision)
         n = budget.model.params
         out.append(Constraint("model_params_max", CostItem.monomial("params", 1.0, 1, 0,
                                                                     "params"),
@@ -191,6 +191,9 @@ def hardware_constraints(budget: Budget, cm) -> tuple[Constraint, ...]:
                                                         "seconds"),
                               t.deadline_days * 86400.0,
                               f"training wall-clock on {gpus} GPUs ≤ {t.deadline_days:g} days"))
+    from planner.training.constraints import training_constraints
+
+    out += training_constraints(budget, cm)  # batch-limited deadline, training memory
     if t.max_train_usd is not None:
         out.append(Constraint("max_train_usd", cm.total_in("usd", ("train", "draft_train")),
                               t.max_train_usd, "training dollars ≤ train.max_train_usd"))

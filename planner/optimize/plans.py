@@ -89,6 +89,9 @@ def evaluate(problem: Problem, params: float, tokens: float,
         penalty = sum(float(t.value(params, tokens)) for t in sc.loss_extra)
         extra = {"weight_bits": cm.config.weight_bits, "loss_penalty": penalty,
                  "served_loss": loss + penalty, "configuration": cm.config.label()}
+        from planner.training.plan import training_plan
+
+        extra["training_plan"] = training_plan(problem.budget, cm, params, tokens).to_dict()
         spec = speculative_summary(cm, params, tokens)
         if spec is not None:
             extra["speculative"] = spec
@@ -205,6 +208,8 @@ def plan_result(problem: Problem, sol: Solution, best: int) -> PlanResult:
                             f"{pen.fitted_params[0]:.2g}-{pen.fitted_params[1]:.2g} parameters "
                             f"and {pen.fitted_bits[0]}-{pen.fitted_bits[1]} bits; "
                             f"{bits}-bit at {plan.params:.3g} parameters extrapolates")
+    warnings += [w for w in (plan.extra.get("training_plan") or {}).get("warnings", ())
+                 if w not in warnings]
     if sol.message:
         warnings.append(sol.message)
     config = problem.candidates[best].config

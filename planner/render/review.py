@@ -20,8 +20,8 @@ from planner.budget import Budget
 from planner.errors import InputError
 from planner.units import format_count, format_objective, format_sci, format_usd
 
-SECTIONS = ("Summary", "Plan", "Cost breakdown", "Constraints", "Alternatives", "Sensitivity",
-            "Figures", "Assumptions and sources", "Warnings", "Input budget")
+SECTIONS = ("Summary", "Plan", "Cost breakdown", "Training plan", "Constraints", "Alternatives",
+            "Sensitivity", "Figures", "Assumptions and sources", "Warnings", "Input budget")
 FIGURES = {
     "cost_vs_params": "Lifetime cost vs model size at the target loss, for several inference "
                       "demands; dots are the solver's plans and sit at the curves' minima.",
@@ -226,6 +226,17 @@ def _constraints(doc: Doc, rv: Review) -> None:
               "llrrlrl")
 
 
+def _training(doc: Doc, rv: Review) -> None:
+    from planner.render.training import training_rows
+
+    if not rv.result.plan.extra.get("training_plan"):
+        doc.p("No training hardware in this budget (FLOPs only): no training plan.")
+        return
+    doc.p("How the planned model is trained: shape, hyperparameters, parallel split, memory "
+          "per GPU and wall-clock (docs/training-plan.md).")
+    doc.table(["", "value"], training_rows(rv.result.plan.extra["training_plan"]), "ll")
+
+
 def _alternatives(doc: Doc, rv: Review) -> None:
     unit = rv.result.objective_unit
     if rv.configurations:
@@ -379,6 +390,8 @@ def compose(rv: Review, figures: dict[str, str], notes: Sequence[str] = ()) -> D
     _plan(doc, rv)
     doc.h(2, "Cost breakdown")
     _breakdown(doc, rv)
+    doc.h(2, "Training plan")
+    _training(doc, rv)
     doc.h(2, "Constraints")
     _constraints(doc, rv)
     doc.h(2, "Alternatives")

@@ -179,6 +179,21 @@ def breakdown_table(result: PlanResult) -> Table | None:
     return t
 
 
+def training_table(result: PlanResult) -> Table | None:
+    """The training plan: shape, learning rate, batch, steps, split, memory, GPUs, days."""
+    from planner.render.training import training_rows
+
+    tp = result.plan.extra.get("training_plan") if result.plan else None
+    if not tp:
+        return None
+    t = Table(title=f"Training plan on {tp['hardware']}")
+    t.add_column("")
+    t.add_column("value", justify="right")
+    for k, v in training_rows(tp):
+        t.add_row(k, v)
+    return t
+
+
 def constraints_table(result: PlanResult) -> Table | None:
     if not result.plan or not result.plan.constraints:
         return None
@@ -200,6 +215,9 @@ def render_plan(result: PlanResult, console: Console,
     for table in (breakdown_table(result), serving_table(result)):
         if table is not None:
             console.print(table)
+    tt = training_table(result)
+    if tt is not None:
+        console.print(tt)
     ct = constraints_table(result)
     if ct is not None:
         console.print(ct)
