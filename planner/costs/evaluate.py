@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from planner.costs.inference import Draft, time_per_output_token, time_to_first_token
+from planner.costs.inference import time_per_output_token, time_to_first_token
 from planner.costs.model import SERVE_ITEMS, TRAIN_ITEMS, UNITS, CostModel
 from planner.costs.speculative import expected_tokens, speedup
 

@@ -1,6 +1,6 @@
 """Model shape as monomials in N: KV-cache bytes and attention FLOPs per token.
 
-Rule when no shape is given (REFERENCE §3.2): ``N ≈ 12·n_layer·d_model²`` with
+Rule when no shape is given: ``N ≈ 12·n_layer·d_model²`` with
 ``d_model = 128·n_layer`` (so ``N = 196,608·n_layer³``), head size 128 (``n_heads = n_layer``)
 and GQA with ``n_kv_heads = n_heads/8``.  Then per token
 ``kv_bytes(ctx) = 2·n_layer·n_kv_heads·d_head·ctx·bits_kv/8 = 4·bits_kv·n_layer²·ctx`` and

@@ -1,4 +1,4 @@
-"""Training cost as monomial terms (REFERENCE §3.1).
+"""Training cost as monomial terms.
 
 FLOPs = 6·N·D plus attention ``6·n_layer·seq·d_model·D`` (Kaplan et al. 2020, arXiv 2001.08361;
 shape rule when no shape is given, ``train.seq_len``), a monomial ∝ N^(2/3)·D;
