@@ -117,7 +117,7 @@ def test_batch_limited_deadline_binds_and_both_solvers_agree():
 def test_unreachable_deadline_exits_3_naming_the_batch_limit(tmp_path):
     text = budget_text("{hardware: h100-sxm, gpus: 100000, deadline_days: 0.05}")
     with pytest.raises(InfeasibleError, match=r"deadline_batch_limit"):
-        optimize(text)
+        optimize(text).raise_for_status()
     # without a batch law the GPU count alone meets it
     ok = optimize(text.replace("deadline_days: 0.05", "deadline_days: 0.05, "
                                                        "hyperparameters: none"))
@@ -178,7 +178,7 @@ def test_nothing_fits_exits_3_naming_training_memory():
     text = budget_text("{hardware: h100-sxm, gpus: 64, zero_stage: 0, max_tensor_parallel: 1}",
                        "constraints: {min_params: 70B}\n")
     with pytest.raises(InfeasibleError, match=r"train_memory"):
-        optimize(text)
+        optimize(text).raise_for_status()
 
 
 # ---- 4. shape -----------------------------------------------------------------------------------

@@ -182,6 +182,11 @@ class Target(StrictModel):
 
 
 # ---- inference demand -----------------------------------------------------------------------
+DEFAULT_TOKENS_PER_REQUEST = (1000.0, 250.0)
+"""Request shape assumed for demand given as a token total (4:1 input:output, an assumption
+stated in the plan; give ``tokens_per_request`` to replace it)."""
+
+
 class TokensPerRequest(StrictModel):
     input: NonNegQuantity = 0.0
     output: NonNegQuantity = 0.0
@@ -223,30 +228,49 @@ class Inference(StrictModel):
 
     @model_validator(mode="after")
     def _shape(self) -> "Inference":
-        by_requests = self.requests is not None or self.tokens_per_request is not None
-        if self.tokens is not None and by_requests:
-            raise ValueError("give either 'tokens' or 'requests' with 'tokens_per_request'")
-        if self.tokens is None and not by_requests:
+        if self.tokens is not None and self.requests is not None:
+            raise ValueError("give either 'tokens' (optionally with 'tokens_per_request', the "
+                             "request shape) or 'requests' with 'tokens_per_request'")
+        if self.tokens is None and self.requests is None and self.tokens_per_request is None:
             raise ValueError("give 'tokens' or 'requests' with 'tokens_per_request'")
-        if by_requests and (self.requests is None or self.tokens_per_request is None):
+        if self.tokens is None and (self.requests is None or self.tokens_per_request is None):
             raise ValueError("'requests' and 'tokens_per_request' go together")
+        if self.tokens is not None and self.tokens_per_request is not None and (
+                self.tokens_per_request.input + self.tokens_per_request.output) <= 0:
+            raise ValueError("'tokens_per_request' must have input + output > 0")
         return self
 
     @property
+    def request_shape(self) -> tuple[float, float, str]:
+        """(input, output) tokens per request and where the split came from: given, or for a
+        token total without ``tokens_per_request`` the documented default
+        ``DEFAULT_TOKENS_PER_REQUEST`` (docs/serving-model.md)."""
+        if self.tokens_per_request is not None:
+            return (self.tokens_per_request.input, self.tokens_per_request.output, "given")
+        i, o = DEFAULT_TOKENS_PER_REQUEST
+        return (i, o, f"default split: {i:g} input + {o:g} output tokens per request")
+
+    @property
+    def lifetime_requests(self) -> float:
+        """Requests over the lifetime (a token total divided by the request shape)."""
+        if self.tokens is None:
+            return self.requests
+        i, o, _ = self.request_shape
+        return self.tokens / (i + o)
+
+    @property
     def input_tokens(self) -> float:
-        """Lifetime prompt tokens (all of ``tokens`` when demand is given as a total)."""
-        if self.tokens is not None:
-            return self.tokens
-        return self.requests * self.tokens_per_request.input
+        """Lifetime prompt tokens (a token total split by the request shape)."""
+        return self.lifetime_requests * self.request_shape[0]
 
     @property
     def output_tokens(self) -> float:
-        if self.tokens is not None:
-            return 0.0
-        return self.requests * self.tokens_per_request.output
+        return self.lifetime_requests * self.request_shape[1]
 
     @property
     def total_tokens(self) -> float:
+        if self.tokens is not None:
+            return self.tokens
         return self.input_tokens + self.output_tokens
 
 
@@ -285,6 +309,8 @@ class SpeculativeSpec(StrictModel):
     max_gamma: Annotated[int, Field(ge=1, le=32)] = 8
     train_draft: bool = False
     draft_train_tokens: Optional[Quantity] = None
+    # fixed overhead of each draft step, seconds (default: the profile's step_overhead_s)
+    draft_step_overhead_s: Optional[Annotated[float, Field(ge=0, allow_inf_nan=False)]] = None
 
     @model_validator(mode="after")
     def _draft(self) -> "SpeculativeSpec":
@@ -313,6 +339,31 @@ class ServeSpec(StrictModel):
     max_time_per_output_token_ms: Optional[PositiveFloat] = None
     max_time_to_first_token_ms: Optional[PositiveFloat] = None
     speculative: Optional[SpeculativeSpec] = None
+    # capacity (planner.costs.capacity; docs/serving-model.md)
+    billing: Literal["provisioned", "busy"] = "provisioned"
+    peak_to_mean: Annotated[float, BeforeValidator(_finite), Field(ge=1)] = 1.0
+    load_profile: Optional[list[Annotated[float, Field(ge=0, allow_inf_nan=False)]]] = None
+    target_utilization: Fraction = 0.8
+    min_replicas: Annotated[int, Field(ge=0)] = 1
+    cold_start_s: Annotated[float, BeforeValidator(_finite), Field(ge=0)] = 60.0
+    keep_alive_s: Annotated[float, BeforeValidator(_finite), Field(ge=0)] = 300.0
+
+    @property
+    def peak_factor(self) -> float:
+        """Peak-to-mean request rate: ``max/mean`` of ``load_profile`` when given."""
+        if self.load_profile:
+            return max(self.load_profile) / (sum(self.load_profile) / len(self.load_profile))
+        return self.peak_to_mean
+
+    @model_validator(mode="after")
+    def _load(self) -> "ServeSpec":
+        if self.load_profile is not None:
+            if "peak_to_mean" in self.model_fields_set:
+                raise ValueError("give 'peak_to_mean' or 'load_profile', not both")
+            if len(self.load_profile) < 2 or sum(self.load_profile) <= 0:
+                raise ValueError("'load_profile' needs at least 2 relative rates with a "
+                                 "positive sum (e.g. 24 hourly values)")
+        return self
 
     @model_validator(mode="after")
     def _simple(self) -> "ServeSpec":

@@ -1,5 +1,4 @@
-"""Speculative decoding formulas (Leviathan et al. 2023, arXiv 2211.17192; Chen et al.
-2023, arXiv 2302.01318).
+"""Speculative decoding formulas (Leviathan et al. 2023, arXiv 2211.17192).
 
 α: per-token acceptance rate; γ: draft tokens per target pass; c: draft step time / target
 step time; ĉ: draft / target FLOPs per token.

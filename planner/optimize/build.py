@@ -176,7 +176,7 @@ def hardware_constraints(budget: Budget, cm) -> tuple[Constraint, ...]:
     """Memory fit, deadline, dollar limits and latency SLOs of one cost model."""
     out = [Constraint("memory_fit", cm.memory, cm.memory_limit_bytes,
                       f"weights + KV cache ≤ {cm.config.gpus_per_replica} × "
-                      f"{cm.serve_hw.hbm_gb:g} GB × (1 − headroom) per replica")]
+                      f"{cm.serve_hw.hbm_bytes / 2**30:.1f} GiB × (1 − headroom) per replica")]
     t = cm.train
     if t.gpus is not None and t.max_gpus is not None and t.gpus > t.max_gpus:
         raise InputError(f"{budget.where('train', 'gpus')}: train.gpus: {t.gpus} exceeds "

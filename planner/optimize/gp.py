@@ -143,8 +143,21 @@ def solve_gp(sc: Scenario, *, cache: bool = True, retry_binding: bool = True) ->
     try:
         with warnings.catch_warnings():  # 'optimal_inaccurate' is reported in the Solution
             warnings.simplefilter("ignore", UserWarning)
-            built.problem.solve(gp=True, solver=cp.CLARABEL, **_CLARABEL_TOL)
+            try:
+                built.problem.solve(gp=True, solver=cp.CLARABEL, **_CLARABEL_TOL)
+            except cp.error.SolverError:  # tight tolerances can fail near infeasibility
+                built.problem.solve(gp=True, solver=cp.CLARABEL)
     except cp.error.SolverError as exc:
+        # Clarabel can fail outright on a problem just past infeasibility: if the 1-D solver
+        # proves it infeasible, say so; otherwise this is a real solver failure
+        from planner.optimize.iso_loss import solve_iso_loss
+
+        other = solve_iso_loss(sc)
+        if other.status == "infeasible":
+            return Solution(np.nan, np.nan, np.nan, "infeasible", "gp",
+                            message="constraints cannot all hold (Clarabel failed; the 1-D "
+                                    "solver proves infeasibility): " + ", ".join(other.binding),
+                            binding=other.binding)
         raise SolverError(f"cvxpy/Clarabel failed: {exc}") from None
     status = built.problem.status
     if status in ("infeasible", "infeasible_inaccurate"):

@@ -134,14 +134,36 @@ def serving_table(result: PlanResult) -> Table | None:
     t.add_column("value", justify="right")
     rows = [("weight bits", f"{sv['weight_bits']} (loss penalty {ex.get('loss_penalty', 0):.4f} "
                             f"nats, served loss {ex.get('served_loss', p.loss):.4f})"),
-            ("batch size", f"{sv['batch_size']}"),
-            ("GPUs per replica", f"{sv['gpus_per_replica']}"),
-            ("decode regime", sv["decode_regime"])]
+            ("batch size", f"{sv['batch_size']:.4g} run (configured "
+                           f"{sv.get('configured_batch_size', sv['batch_size'])}, Little's law)"),
+            ("GPUs per replica", f"{sv['gpus_per_replica']} ({sv.get('interconnect', '')})"),
+            ("decode regime", sv["decode_regime"] + (
+                f"; compute-bound from batch {sv['ridge_batch']:,.0f}"
+                if isinstance(sv.get("ridge_batch"), (int, float)) else
+                "; never compute-bound (KV grows as fast)" if sv.get("ridge_batch") == "never"
+                else ""))]
+    if sv.get("demand_split", "given") != "given":
+        rows.append(("demand split", sv["demand_split"]))
+    cap = sv.get("capacity", {})
+    if cap:
+        rows.append(("billing", f"{cap['billing']} GPU-hours" + (
+            f" ({cap['note']})" if cap.get("note") else "")))
     if "replicas" in sv:
-        rows.append(("replicas for the demand", f"{sv['replicas']:,} ({sv['serving_gpus']:,} GPUs)"))
+        rows.append(("replicas (peak × target utilisation)",
+                     f"{sv['replicas']:,} ({sv['serving_gpus']:,} GPUs; continuous "
+                     f"{cap.get('replicas_continuous', math.nan):.3g} as optimised)"))
+        rows.append(("GPU-hours provisioned / busy",
+                     f"{cap['provisioned_gpu_hours']:,.4g} / {cap['busy_gpu_hours']:,.4g} "
+                     f"(utilisation {100 * cap['utilization']:.1f}%)"))
+        if "inference_usd_integer_replicas" in cap:
+            rows.append(("inference $ with whole replicas",
+                         format_usd(cap["inference_usd_integer_replicas"])))
     if "time_to_first_token_s" in sv:
         rows += [("time to first token", f"{1e3 * sv['time_to_first_token_s']:.1f} ms"),
-                 ("time per output token", f"{1e3 * sv['time_per_output_token_s']:.2f} ms"),
+                 ("time per output token", f"{1e3 * sv['time_per_output_token_s']:.2f} ms "
+                                           "(prefill interleaved; "
+                  f"{1e3 * sv.get('time_per_output_token_unloaded_s', math.nan):.2f} ms "
+                                           "decoding alone)"),
                  ("idealized runtime / request",
                   f"{sv['idealized_runtime_s']:.3f} s on {sv['idealized_accelerators']} GPU(s), "
                   f"{format_usd(sv['idealized_cost_usd'])}")]
@@ -168,7 +190,8 @@ def breakdown_table(result: PlanResult) -> Table | None:
     for col in ("item", "USD", "GPU-hours", "energy kWh", "share"):
         t.add_column(col, justify="left" if col == "item" else "right")
     total = c["total_usd"] or 1.0
-    for item in ("train", "draft_train", "prefill", "decode", "draft", "overhead"):
+    for item in ("train", "draft_train", "prefill", "decode", "draft", "overhead",
+                 "communication", "idle"):
         usd = c.get(f"{item}_usd", 0.0)
         if usd <= 0:
             continue

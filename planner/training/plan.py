@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 from planner.training.constraints import training_setup
 from planner.training.hyperparams import hyperparameters
-from planner.training.parallelism import choose_split, max_useful_gpus, permissive_split
+from planner.training.parallelism import choose_split, permissive_split
 
 
 @dataclass(frozen=True)
