@@ -220,10 +220,11 @@ def test_auto_bits_never_worse_than_exhaustive_and_meets_target(penalty, request
     auto = optimize(budget(serve.format(bits="auto"), requests=requests))
     fixed = {}
     for bits in (16, 8, 6, 5, 4, 3):
-        try:
-            fixed[bits] = optimize(budget(serve.format(bits=bits), requests=requests))
-        except InfeasibleError:
-            pass
+        r = optimize(budget(serve.format(bits=bits), requests=requests))
+        if r.ok:
+            fixed[bits] = r
+        else:
+            assert r.status == "infeasible" and r.plan is None
     best = min(fixed.values(), key=lambda r: r.plan.objective)
     assert auto.plan.objective <= best.plan.objective * (1 + 1e-9)
     assert auto.plan.objective == pytest.approx(best.plan.objective, rel=1e-9)
