@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from planner.cli.app import app, err, guarded, out
+from planner.errors import InputError
 
 
 @app.command()
@@ -38,10 +39,17 @@ def fit(
 ) -> None:
     """Fit the Chinchilla (or Kaplan, or data-constrained) form with the Huber loss of log residuals, with
     bootstrap uncertainty and held-out validation."""
+    from planner.files import check_output_path
     from planner.fit.law_fit import fit_law
     from planner.fit.runs import read_runs
     from planner.render.terminal import to_json
 
+    # refuse bad output paths before the fit, not after it
+    if output is not None:
+        check_output_path(output, [runs], option="--output")
+    if plot is not None:
+        check_output_path(plot, [runs] + ([output] if output is not None else []),
+                          option="--plot")
     data = read_runs(runs, columns, exclude)
     if bootstrap and not as_json:
         from rich.progress import Progress
@@ -54,14 +62,22 @@ def fit(
     else:
         result = fit_law(data, law, starts=starts, bootstrap=bootstrap, seed=seed,
                          holdout=holdout, name=output.stem if output else "fitted")
-    if output is not None:
-        from planner.laws.io import save_law_file
+    law_text = None
+    if output is not None:  # composed first, written last: a failing --plot leaves no law file
+        from planner.laws.io import law_file_text
 
-        save_law_file(result, output)
+        law_text = law_file_text(result, output.stem)
     if plot is not None:
         from planner.render.fit_figures import fit_figure
 
-        fit_figure(result, data, plot)
+        try:
+            fit_figure(result, data, plot)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{plot}: --plot: cannot write the figure: {exc}") from None
+    if output is not None:
+        from planner.files import atomic_write
+
+        atomic_write(output, law_text, inputs=[runs], option="--output")
     if as_json:
         print(to_json(result.to_dict()))
         return

@@ -146,11 +146,12 @@ def _solve(A, b):
 def newton_converged(f, g, H, tol):
     """The accept test: the Hessian is positive definite and the Newton decrement
     ``gᵀH⁻¹g`` (twice the decrease a full Newton step would still give, on the local quadratic
-    model) is at most ``tol``·f."""
+    model) is at most ``tol``·f (+ 1e-30)."""
     if len(f) == 0:
         return np.zeros(0, dtype=bool)
     with np.errstate(all="ignore"):
         ev_min = np.linalg.eigvalsh(H)[:, 0] if np.all(np.isfinite(H)) else np.full(len(f), -1.0)
         x = _solve(H, g)
         dec = np.einsum("si,si->s", g, x)
-    return (ev_min > 0) & np.isfinite(dec) & (dec <= tol * np.abs(f))
+    # the absolute floor (1e-30) only matters for noise-free data, where f itself → 0
+    return (ev_min > 0) & np.isfinite(dec) & (dec <= tol * np.abs(f) + 1e-30)

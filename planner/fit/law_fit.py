@@ -117,7 +117,8 @@ def _fit_chinchilla_theta(runs: Runs, starts: int, grid: np.ndarray, extra_start
 
 
 def _bootstrap_chinchilla(runs: Runs, theta: np.ndarray, draws: list[np.ndarray],
-                          delta=HUBER_DELTA, progress=None, chunk: int = 500) -> np.ndarray:
+                          delta=HUBER_DELTA, progress=None, chunk: int = 500,
+                          max_iter: int = 100) -> np.ndarray:
     """Constants (B, 5) of the B resamples ``draws`` (index arrays), all refitted at once.
 
     Resample b weighs run i by (times drawn)·w_i, the same objective as refitting
@@ -132,7 +133,8 @@ def _bootstrap_chinchilla(runs: Runs, theta: np.ndarray, draws: list[np.ndarray]
     for lo in range(0, B, chunk):
         hi = min(lo + chunk, B)
         W = np.stack([np.bincount(d, minlength=n) for d in draws[lo:hi]]) * runs.weights
-        xs, _, ok = newton_refine(np.tile(theta, (hi - lo, 1)), log_n, log_d, log_l, W, delta)
+        xs, _, ok = newton_refine(np.tile(theta, (hi - lo, 1)), log_n, log_d, log_l, W, delta,
+                                  max_iter=max_iter)
         for k in np.flatnonzero(~ok):
             xs[k], _ = _lbfgs(lambda t: chinchilla_objective(t, log_n, log_d, log_l, W[k],
                                                              delta), np.asarray(theta, float))
