@@ -69,9 +69,19 @@ def law_file_text(fit, name: str) -> str:
     cols = "bootstrap_columns: [" + ", ".join(_NAMES[fit.form]) + "]\n"
     if not len(samples):
         return head + cols + "bootstrap_samples: []\n"
-    rows = "\n".join("- [" + ", ".join(map(repr, map(float, row))) + "]" for row in samples)
+    rows = "\n".join("- [" + ", ".join(map(_yaml_float, row)) + "]" for row in samples)
     return (head + cols + "# one row per bootstrap sample, columns as bootstrap_columns\n"
             "bootstrap_samples:\n" + rows + "\n")
+
+
+def _yaml_float(x) -> str:
+    """Shortest round-trip decimal, with a '.' in the mantissa so that YAML 1.1 readers
+    (PyYAML's safe_load) read ``6.0e-09`` as a float, not the string ``6e-09``."""
+    r = repr(float(x))
+    if "e" in r and "." not in r:
+        m, e = r.split("e")
+        r = f"{m}.0e{e}"
+    return r
 
 
 def save_law_file(fit, path: str | Path, inputs: Iterable[str | Path] = ()) -> Path:
