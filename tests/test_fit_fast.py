@@ -155,3 +155,11 @@ def _env():
     env.pop("OMP_NUM_THREADS", None)
     env["PYTHONPATH"] = os.getcwd() + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+def test_unknown_bootstrap_solver_is_an_input_error():
+    from planner.errors import InputError
+
+    runs = read_runs(EPOCH, EPOCH_COLS, exclude="epoch_excluded")
+    with pytest.raises(InputError, match="--bootstrap-solver: unknown 'bfgs'"):
+        fit_law(runs, starts=1, bootstrap=2, solver="bfgs")

@@ -31,6 +31,11 @@ def fit(
     seed: int = typer.Option(0, "--seed", help="Seed of resampling and folds."),
     starts: int = typer.Option(64, "--starts", min=1,
                                help="Best grid initialisations refined by L-BFGS-B."),
+    bootstrap_solver: str = typer.Option("newton", "--bootstrap-solver",
+                                         help="newton: all resamples refitted at once (damped "
+                                              "Newton, L-BFGS-B for any that do not converge); "
+                                              "lbfgs: one L-BFGS-B refit per resample "
+                                              "(slower; the reference)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output",
                                           help="Write the fitted law (YAML) for budgets: "
                                                "law: {file: ...}."),
@@ -58,10 +63,12 @@ def fit(
             task = bar.add_task("bootstrap", total=bootstrap)
             result = fit_law(data, law, starts=starts, bootstrap=bootstrap, seed=seed,
                              holdout=holdout, name=output.stem if output else "fitted",
+                             solver=bootstrap_solver,
                              progress=lambda i, n: bar.update(task, completed=i))
     else:
         result = fit_law(data, law, starts=starts, bootstrap=bootstrap, seed=seed,
-                         holdout=holdout, name=output.stem if output else "fitted")
+                         holdout=holdout, name=output.stem if output else "fitted",
+                         solver=bootstrap_solver)
     law_text = None
     if output is not None:  # composed first, written last: a failing --plot leaves no law file
         from planner.laws.io import law_file_text

@@ -327,7 +327,7 @@ def fit_law(runs: Runs, form: str = "chinchilla", *, starts: int = 64, bootstrap
     ``planner.fit.batch``) or ``lbfgs`` (one L-BFGS-B refit per resample, the reference).
     """
     if solver not in SOLVERS:
-        raise InputError(f"solver: unknown {solver!r}; choose newton or lbfgs")
+        raise InputError(f"--bootstrap-solver: unknown {solver!r}; choose newton or lbfgs")
     if form not in NAMES:
         raise InputError(f"--law: unknown form {form!r}; choose chinchilla, kaplan or "
                          "data-constrained")
