@@ -128,10 +128,18 @@ def test_fit_refuses_to_overwrite_its_input(tmp_path):
     assert runs.read_bytes() == before
 
 
+def test_a_plot_of_unknown_format_leaves_no_law_file(tmp_path):
+    law = tmp_path / "law.yaml"
+    res = CliRunner().invoke(app, [*FIT, "-o", str(law), "--plot", str(tmp_path / "fit.xyz")])
+    assert res.exit_code == 2, res.output
+    assert "--plot: cannot draw the figure" in res.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_failing_plot_leaves_no_law_file(tmp_path):
     law = tmp_path / "law.yaml"
     res = CliRunner().invoke(app, [*FIT, "-o", str(law), "--plot",
                                    str(tmp_path / "missing-dir" / "fit.png")])
     assert res.exit_code == 2, res.output
-    assert "--plot: cannot write the figure" in res.stderr
+    assert "--plot: cannot write" in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert not law.exists() and list(tmp_path.iterdir()) == []

@@ -74,16 +74,22 @@ def fit(
         from planner.laws.io import law_file_text
 
         law_text = law_file_text(result, output.stem)
-    if plot is not None:
+    from planner.files import atomic_write
+
+    if plot is not None:  # rendered aside, then written atomically like the law file
+        import tempfile
+
         from planner.render.fit_figures import fit_figure
 
-        try:
-            fit_figure(result, data, plot)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{plot}: --plot: cannot write the figure: {exc}") from None
+        with tempfile.TemporaryDirectory(prefix="planner-fit-") as tmp:
+            aside = Path(tmp) / f"figure{plot.suffix}"
+            try:
+                fit_figure(result, data, aside)
+                figure = aside.read_bytes()
+            except (OSError, ValueError) as exc:
+                raise InputError(f"{plot}: --plot: cannot draw the figure: {exc}") from None
+        atomic_write(plot, figure, inputs=[runs], option="--plot")
     if output is not None:
-        from planner.files import atomic_write
-
         atomic_write(output, law_text, inputs=[runs], option="--output")
     if as_json:
         print(to_json(result.to_dict()))
