@@ -68,18 +68,21 @@ def _huber(r: np.ndarray, delta: float):
 
 def chinchilla_objective(theta, log_n, log_d, log_l, w, delta=HUBER_DELTA):
     """Summed Huber loss of log residuals and its gradient in θ = (a, b, e, α, β)."""
+    # the arithmetic of the first version, minus numpy's per-call wrappers (it runs ~10,000
+    # times per 64-start fit): same operations in the same order, bit-identical results
     a, b, e, alpha, beta = theta
     t1, t2 = a - alpha * log_n, b - beta * log_d
-    t3 = np.full_like(t1, e)
-    m = np.maximum(np.maximum(t1, t2), t3)
-    x1, x2, x3 = np.exp(t1 - m), np.exp(t2 - m), np.exp(t3 - m)
+    m = np.maximum(np.maximum(t1, t2), e)
+    x1, x2, x3 = np.exp(t1 - m), np.exp(t2 - m), np.exp(e - m)
     s = x1 + x2 + x3
     r = m + np.log(s) - log_l
-    h, dh = _huber(r, delta)
-    g = w * dh / s
-    grad = np.array([np.sum(g * x1), np.sum(g * x2), np.sum(g * x3),
-                     -np.sum(g * x1 * log_n), -np.sum(g * x2 * log_d)])
-    return float(np.sum(w * h)), grad
+    ar = np.abs(r)
+    h = np.where(ar <= delta, 0.5 * r * r, delta * (ar - 0.5 * delta))
+    g = w * np.minimum(np.maximum(r, -delta), delta) / s
+    gx1, gx2 = g * x1, g * x2
+    grad = np.array([gx1.sum(), gx2.sum(), (g * x3).sum(), -(gx1 * log_n).sum(),
+                     -(gx2 * log_d).sum()])
+    return float((w * h).sum()), grad
 
 
 def grid_objectives(grid, log_n, log_d, log_l, w, delta=HUBER_DELTA) -> np.ndarray:
