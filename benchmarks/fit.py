@@ -58,7 +58,7 @@ def cli(args: list[str], repeat: int = 1) -> tuple[float, float]:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         res = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env,
-                             cwd=ROOT)
+                             cwd=ROOT, check=False)
         wall = time.perf_counter() - t
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if res.returncode != 0:

@@ -4,6 +4,7 @@ edits caught with the line named; ``planner fit`` never overwrites its input and
 file when ``--plot`` fails."""
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -119,7 +120,7 @@ FIT = ["fit", EPOCH, "--columns", "params=N_params,tokens=D_tokens,loss=loss", "
 
 def test_fit_refuses_to_overwrite_its_input(tmp_path):
     runs = tmp_path / "runs.csv"
-    runs.write_bytes(open(EPOCH, "rb").read())
+    runs.write_bytes(Path(EPOCH).read_bytes())
     before = runs.read_bytes()
     res = CliRunner().invoke(app, ["fit", str(runs), *FIT[2:], "-o", str(runs)])
     assert res.exit_code == 2, res.output

@@ -139,8 +139,10 @@ def _bootstrap_chinchilla(runs: Runs, theta: np.ndarray, draws: list[np.ndarray]
         xs, _, ok = newton_refine(np.tile(theta, (hi - lo, 1)), log_n, log_d, log_l, W, delta,
                                   max_iter=max_iter)
         for k in np.flatnonzero(~ok):
-            xs[k], _ = _lbfgs(lambda t: chinchilla_objective(t, log_n, log_d, log_l, W[k],
-                                                             delta), np.asarray(theta, float))
+            wk = W[k]
+            xs[k], _ = _lbfgs(lambda t, wk=wk: chinchilla_objective(t, log_n, log_d, log_l, wk,
+                                                                    delta),
+                              np.asarray(theta, float))
         out[lo:hi] = [_theta_to_constants(x) for x in xs]
         if progress is not None:
             progress(hi, B)
