@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from planner.cli.app import app, err, guarded, out
+from planner.errors import InputError
 
 
 @app.command()
@@ -30,6 +31,11 @@ def fit(
     seed: int = typer.Option(0, "--seed", help="Seed of resampling and folds."),
     starts: int = typer.Option(64, "--starts", min=1,
                                help="Best grid initialisations refined by L-BFGS-B."),
+    bootstrap_solver: str = typer.Option("newton", "--bootstrap-solver",
+                                         help="newton: all resamples refitted at once (damped "
+                                              "Newton, L-BFGS-B for any that do not converge); "
+                                              "lbfgs: one L-BFGS-B refit per resample "
+                                              "(slower; the reference)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output",
                                           help="Write the fitted law (YAML) for budgets: "
                                                "law: {file: ...}."),
@@ -38,10 +44,17 @@ def fit(
 ) -> None:
     """Fit the Chinchilla (or Kaplan, or data-constrained) form with the Huber loss of log residuals, with
     bootstrap uncertainty and held-out validation."""
+    from planner.files import check_output_path
     from planner.fit.law_fit import fit_law
     from planner.fit.runs import read_runs
     from planner.render.terminal import to_json
 
+    # refuse bad output paths before the fit, not after it
+    if output is not None:
+        check_output_path(output, [runs], option="--output")
+    if plot is not None:
+        check_output_path(plot, [runs] + ([output] if output is not None else []),
+                          option="--plot")
     data = read_runs(runs, columns, exclude)
     if bootstrap and not as_json:
         from rich.progress import Progress
@@ -50,18 +63,34 @@ def fit(
             task = bar.add_task("bootstrap", total=bootstrap)
             result = fit_law(data, law, starts=starts, bootstrap=bootstrap, seed=seed,
                              holdout=holdout, name=output.stem if output else "fitted",
+                             solver=bootstrap_solver,
                              progress=lambda i, n: bar.update(task, completed=i))
     else:
         result = fit_law(data, law, starts=starts, bootstrap=bootstrap, seed=seed,
-                         holdout=holdout, name=output.stem if output else "fitted")
-    if output is not None:
-        from planner.laws.io import save_law_file
+                         holdout=holdout, name=output.stem if output else "fitted",
+                         solver=bootstrap_solver)
+    law_text = None
+    if output is not None:  # composed first, written last: a failing --plot leaves no law file
+        from planner.laws.io import law_file_text
 
-        save_law_file(result, output)
-    if plot is not None:
+        law_text = law_file_text(result, output.stem)
+    from planner.files import atomic_write
+
+    if plot is not None:  # rendered aside, then written atomically like the law file
+        import tempfile
+
         from planner.render.fit_figures import fit_figure
 
-        fit_figure(result, data, plot)
+        with tempfile.TemporaryDirectory(prefix="planner-fit-") as tmp:
+            aside = Path(tmp) / f"figure{plot.suffix}"
+            try:
+                fit_figure(result, data, aside)
+                figure = aside.read_bytes()
+            except (OSError, ValueError) as exc:
+                raise InputError(f"{plot}: --plot: cannot draw the figure: {exc}") from None
+        atomic_write(plot, figure, inputs=[runs], option="--plot")
+    if output is not None:
+        atomic_write(output, law_text, inputs=[runs], option="--output")
     if as_json:
         print(to_json(result.to_dict()))
         return
