@@ -8,13 +8,14 @@ import pytest
 
 from planner.budget import load_budget
 from planner.costs.evaluate import speculative_summary
-from planner.costs.model import ServingConfig, build_cost_model
+from planner.costs.model import ServingConfig
 from planner.costs.shape import rule_shape
 from planner.costs.speculative import best_gamma, expected_tokens, speedup
 from planner.errors import InfeasibleError, InputError
 from planner.hardware import load_profile
 from planner.laws.quantization import PENALTIES
 from planner.optimize import optimize, prepare, solve
+from planner.optimize.build import cost_model
 
 BASE = """schema_version: 1
 law: epoch2024
@@ -46,7 +47,7 @@ def step_parts(cm, n):
 def test_decode_step_at_batch_1_is_weight_bytes_over_bandwidth():
     """7B in bf16 at batch 1 on h100-sxm: step = (weight bytes + KV bytes)/(BW × efficiency)."""
     b = budget("  hardware: h100-sxm\n  batch_size: 1", tin=1, tout=2)
-    cm = build_cost_model(b, ServingConfig(16, 0, 1))
+    cm = cost_model(b, ServingConfig(16, 0, 1))
     hw = load_profile("h100-sxm")
     n = 7e9
     compute, memory = step_parts(cm, n)
@@ -70,7 +71,7 @@ def test_large_batch_is_compute_bound_and_crossover_matches_ridge():
     for batch in (int(ridge) - 5, int(ridge) + 5, 2048):
         b = budget(f"  hardware: h100-sxm\n  batch_size: {batch}\n  efficiency: idealized",
                    tin=1, tout=0)
-        cm = build_cost_model(b, ServingConfig(16, 0, 1))
+        cm = cost_model(b, ServingConfig(16, 0, 1))
         compute, memory = step_parts(cm, 7e9)
         regimes[batch] = compute > memory
         # exact crossover, KV included: b* = weight_bytes / (2N/F − kv/BW)
@@ -87,8 +88,8 @@ def test_ridge_batches_of_reference_section_5():
 
 def test_quantised_weights_move_fewer_bytes():
     b = budget("  hardware: h100-sxm\n  batch_size: 1", tin=1, tout=2)
-    m16 = step_parts(build_cost_model(b, ServingConfig(16, 0, 1)), 7e9)[1]
-    m4 = step_parts(build_cost_model(b, ServingConfig(4, 0, 1)), 7e9)[1]
+    m16 = step_parts(cost_model(b, ServingConfig(16, 0, 1)), 7e9)[1]
+    m4 = step_parts(cost_model(b, ServingConfig(4, 0, 1)), 7e9)[1]
     assert m4 / m16 == pytest.approx(0.25, rel=0.01)
 
 
@@ -106,7 +107,7 @@ def test_given_shape_counts_mha_kv_exactly():
     extra = ("model: {params: 6.74B, n_layer: 32, d_model: 4096, n_heads: 32, n_kv_heads: 32, "
              "vocab: 32000}\n")
     b = budget(extra=extra)
-    cm = build_cost_model(b, ServingConfig(16, 0, 1))
+    cm = cost_model(b, ServingConfig(16, 0, 1))
     kv_elems = cm.shape.kv_elems_coef * 6.74e9 ** (2 / 3)
     assert kv_elems * 2 == pytest.approx(2 * 32 * 32 * 128 * 2, rel=1e-12)
     assert cm.shape.weight_read_fraction == pytest.approx(1 - 32000 * 4096 / 6.74e9)
@@ -250,7 +251,7 @@ def test_speedup_reproduces_leviathan(alpha, gamma, frac):
     serve = (f"  hardware: h100-sxm\n  batch_size: 1\n  efficiency: idealized\n"
              f"  speculative: {{acceptance: {alpha}, draft_fraction: {frac}, gamma: {gamma}}}")
     b = budget(serve, tin=1, tout=2)
-    cm = build_cost_model(b, ServingConfig(16, gamma, 1))
+    cm = cost_model(b, ServingConfig(16, gamma, 1))
     spec = speculative_summary(cm, 7e9, 1e12)
     # c is the draft/target step-time ratio: ≈ the size ratio when both are memory-bound
     assert spec["c"] == pytest.approx(frac, rel=0.02)

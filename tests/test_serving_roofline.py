@@ -10,11 +10,12 @@ import pytest
 from planner.budget import budget_from_data, load_budget
 from planner.costs.communication import Interconnect, ring_allreduce_seconds
 from planner.costs.inference import prefill_alternatives
-from planner.costs.model import ServingConfig, build_cost_model
+from planner.costs.model import ServingConfig
 from planner.costs.shape import given_shape, rule_shape
 from planner.costs.training import training_gpu_seconds
 from planner.hardware import load_profile
 from planner.optimize import optimize
+from planner.optimize.build import cost_model
 
 LLAMA2_7B = dict(params=6.74e9, n_layer=32, d_model=4096, n_heads=32, n_kv_heads=32,
                  vocab=32000)
@@ -54,7 +55,7 @@ def test_more_gpus_per_replica_are_not_a_free_speedup():
     for g in (1, 2, 4, 8):
         b = budget({"hardware": "h100-sxm", "batch_size": 1, "gpus_per_replica": g},
                    tin=1, tout=2)
-        cm = build_cost_model(b, ServingConfig(16, 0, g))
+        cm = cost_model(b, ServingConfig(16, 0, g))
         out[g] = float(cm.latency["time_per_output_token_unloaded_s"].value(70e9, 1.0))
         if g > 1:
             n_layer = (70e9 / 196_608) ** (1 / 3)
@@ -84,7 +85,7 @@ def test_attention_flops_match_a_per_layer_count_for_llama2_7b():
     assert shape.attn_flops_coef * n23 * ctx == pytest.approx(32 * per_layer, rel=1e-12)
     # causal prefill of T tokens: Σ_t 4·n_layer·t·d_model = 2·n_layer·d_model·T(T+1)
     T = 2048
-    rates = build_cost_model(budget({"hardware": "a100-80gb-sxm"}, LLAMA2_7B),
+    rates = cost_model(budget({"hardware": "a100-80gb-sxm"}, LLAMA2_7B),
                              ServingConfig()).roofline.rates
     compute = prefill_alternatives(rates, shape, T, 16)[0]
     attn_s = compute[1].value(6.74e9, 1.0)
@@ -111,7 +112,7 @@ def test_lifetime_prefill_and_ttft_use_one_roofline():
     """Batch-1 L40S with 300-token prompts: weight reads outweigh compute; lifetime prefill
     GPU-seconds per request = TTFT − step overhead (1 GPU)."""
     b = budget({"hardware": "l40s", "batch_size": 1, "gpus_per_replica": 1}, tin=300, tout=150)
-    cm = build_cost_model(b, ServingConfig(16, 0, 1))
+    cm = cost_model(b, ServingConfig(16, 0, 1))
     n = 3e9
     ttft = float(cm.latency["time_to_first_token_s"].value(n, 1.0))
     per_request = float(cm.gpu_seconds["prefill"].value(n, 1.0)) / 1e9
@@ -123,7 +124,7 @@ def test_lifetime_prefill_and_ttft_use_one_roofline():
 
 def test_loaded_tpot_adds_the_interleaved_prefill():
     b = budget({"hardware": "h100-sxm", "batch_size": 64}, tin=2000, tout=400)
-    cm = build_cost_model(b, ServingConfig(16, 0, 1))
+    cm = cost_model(b, ServingConfig(16, 0, 1))
     n = 4e9
     tpot = float(cm.latency["time_per_output_token_unloaded_s"].value(n, 1.0))
     ttft = float(cm.latency["time_to_first_token_s"].value(n, 1.0))
@@ -145,7 +146,7 @@ def _first_compute_bound_batch(cm, n, limit=200_000):
 
 def test_ridge_batch_matches_a_direct_scan():
     b = budget({"hardware": "h100-sxm", "batch_size": 8}, tin=100, tout=100)
-    cm = build_cost_model(b, ServingConfig(16, 0, 1))
+    cm = cost_model(b, ServingConfig(16, 0, 1))
     n = 7e9
     ridge = cm.roofline.ridge_batch(n)
     scan = _first_compute_bound_batch(cm, n)
@@ -158,7 +159,7 @@ def test_ridge_batch_is_never_when_kv_grows_as_fast_as_compute():
     """The chat shape (2000 + 400 tokens, GQA 8, 16-bit KV) on H100: per sequence the KV read
     of c̄ tokens takes longer than its FLOPs, so no batch is compute-bound."""
     b = budget({"hardware": "h100-sxm", "batch_size": 64}, tin=2000, tout=400)
-    cm = build_cost_model(b, ServingConfig(16, 0, 1))
+    cm = cost_model(b, ServingConfig(16, 0, 1))
     assert cm.roofline.ridge_batch(4e9) == float("inf")
     assert _first_compute_bound_batch(cm, 4e9) is None
     r = optimize(load_budget("examples/chat-assistant.yaml"))
@@ -169,14 +170,14 @@ def test_ridge_batch_is_never_when_kv_grows_as_fast_as_compute():
 def test_draft_kv_cache_counts_in_memory_and_overhead_knob_is_separate():
     spec = {"acceptance": 0.8, "draft_params": "1B", "gamma": 4}
     base = {"hardware": "h100-sxm", "batch_size": 32, "speculative": spec}
-    cm = build_cost_model(budget(base), ServingConfig(16, 4, 1))
-    cm0 = build_cost_model(budget(base), ServingConfig(16, 0, 1))
+    cm = cost_model(budget(base), ServingConfig(16, 4, 1))
+    cm0 = cost_model(budget(base), ServingConfig(16, 0, 1))
     ctx = 700
     n_layer_d = (1e9 / 196_608) ** (1 / 3)
     draft_kv = 32 * 2 * n_layer_d * (128 * n_layer_d / 8) * ctx * 2  # batch × K,V × bytes
     extra = float(cm.memory.value(7e9, 1.0) - cm0.memory.value(7e9, 1.0))
     assert extra == pytest.approx(1e9 * 2 + draft_kv, rel=1e-9)
-    knob = build_cost_model(budget({**base, "speculative": {**spec,
+    knob = cost_model(budget({**base, "speculative": {**spec,
                                                            "draft_step_overhead_s": 0.002}}),
                             ServingConfig(16, 4, 1))
     diff = float(knob.gpu_seconds["overhead"].value(7e9, 1.0)
@@ -193,7 +194,7 @@ def test_idealized_runtime_includes_speculation():
     r = optimize(b)
     s, n = r.plan.serving, r.plan.params
     assert s["idealized_speculative_gamma"] == 4 and s["idealized_accelerators"] == 1
-    cm = build_cost_model(b, ServingConfig(16, 4, 1))
+    cm = cost_model(b, ServingConfig(16, 4, 1))
     roof = cm.roofline
     it = max(sum(t.value(n, 1.0) for t in p) for p in roof.iteration_alternatives())
     e = (1 - 0.8**5) / (1 - 0.8)

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from planner.budget import budget_from_data
-from planner.costs.model import SERVE_ITEMS, ServingConfig, build_cost_model
+from planner.costs.model import SERVE_ITEMS, ServingConfig
+from planner.optimize.build import cost_model as budget_cost_model
 
 DATA = Path(__file__).parent / "data" / "trtllm_v061_performance.csv"
 SHAPES = {  # published configs (Hugging Face config.json of each model)
@@ -32,7 +33,7 @@ SHAPES = {  # published configs (Hugging Face config.json of each model)
 ROWS = list(csv.DictReader(DATA.open()))
 
 
-def cost_model(row):
+def row_cost_model(row):
     m, b, g = SHAPES[row["model"]], int(row["batch"]), int(row["tp"])
     fp8 = row["precision"] == "fp8"
     bits = 8 if fp8 else 16
@@ -43,23 +44,23 @@ def cost_model(row):
                       "weight_bits": bits, "kv_bits": bits, "quantization_penalty": "none",
                       "compute_precision": "fp8" if fp8 else "bf16"},
             "objective": "usd"}
-    return build_cost_model(budget_from_data(data), ServingConfig(bits, 0, g)), m["params"]
+    return budget_cost_model(budget_from_data(data), ServingConfig(bits, 0, g)), m["params"]
 
 
 def predicted_throughput(row):
     """Output tokens/s per GPU from the lifetime busy GPU-seconds the plan is costed with."""
-    cm, n = cost_model(row)
+    cm, n = row_cost_model(row)
     busy = sum(float(cm.gpu_seconds[k].value(n, 1.0)) for k in SERVE_ITEMS)
     return int(row["output_tokens"]) * 1e6 / busy
 
 
 def predicted_ttft(row):
-    cm, n = cost_model(row)
+    cm, n = row_cost_model(row)
     return float(cm.latency["time_to_first_token_s"].value(n, 1.0))
 
 
 def predicted_tpot(row):
-    cm, n = cost_model(row)
+    cm, n = row_cost_model(row)
     return float(cm.latency["time_per_output_token_unloaded_s"].value(n, 1.0))
 
 

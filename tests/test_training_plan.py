@@ -8,10 +8,11 @@ import math
 import pytest
 from typer.testing import CliRunner
 
-from planner.optimize import optimize
 from planner.budget import load_budget
 from planner.cli import app
 from planner.errors import InfeasibleError, InputError
+from planner.optimize import optimize
+from planner.terms import posy_value
 from planner.training.constraints import memory_item, training_setup
 from planner.training.hyperparams import PRESETS, flops_per_token, hyperparameters
 from planner.training.memory import (
@@ -21,7 +22,6 @@ from planner.training.memory import (
 )
 from planner.training.parallelism import max_useful_gpus
 from planner.training.shape import shape_rule
-from planner.terms import posy_value
 
 H100_BF16 = 989e12  # hardware_profiles/h100-sxm.yaml, NVIDIA product brief PB-11133-001
 

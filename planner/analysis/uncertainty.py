@@ -119,9 +119,8 @@ def plan_uncertainty(problem, solution, samples: int = 1000, seed: int = 0,
         params, tokens, objective, cost, feasible, holds = out
         return _summary(len(consts), source, unit, params, tokens, objective, cost, feasible,
                         feasible & holds)
-    from planner.optimize.iso_loss import solve_iso_loss
-
     from planner.laws.downstream import uncertainty_samples
+    from planner.optimize.iso_loss import solve_iso_loss
 
     # target losses: the point target, or one per sample of a downstream mapping's bootstrap
     consts, limit, source = uncertainty_samples(problem, samples, seed, law_samples)

@@ -11,9 +11,8 @@ Serving is billed per provisioned GPU-hour (``planner.costs.capacity``) unless t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from planner.budget import Budget, ServeSpec, TrainSpec
 from planner.costs.capacity import Capacity, effective_batch, request_latency_s
 from planner.costs.communication import Interconnect
 from planner.costs.inference import (
@@ -27,11 +26,13 @@ from planner.costs.inference import (
     time_per_output_token,
     time_to_first_token,
 )
+from planner.costs.setup import CostSetup, Demand, ServeSetup, TrainSetup
 from planner.costs.shape import Shape, given_shape, rule_shape
 from planner.costs.training import draft_training_gpu_seconds, training_gpu_seconds
-from planner.errors import InputError
-from planner.hardware import HardwareProfile, load_profile, profile_from_data
 from planner.terms import CostItem
+
+if TYPE_CHECKING:  # profiles are only passed through here
+    from planner.hardware import HardwareProfile
 
 TRAIN_ITEMS = ("train", "draft_train")
 SERVE_ITEMS = ("prefill", "decode", "draft", "overhead", "communication")
@@ -55,39 +56,7 @@ class ServingConfig:
         return f"{self.weight_bits}-bit weights{sd}, {self.gpus_per_replica} GPU/replica"
 
 
-@dataclass(frozen=True)
-class Demand:
-    """Lifetime demand in the shape the cost model reads."""
-
-    requests: float
-    prompt_tokens: float  # per request
-    output_tokens: float  # per request
-    requests_per_second: Optional[float]
-    by_request: bool  # always True now: a token total is split into requests
-    lifetime_seconds: Optional[float] = None  # months × 30 days, when a rate was given
-    split: str = "given"  # where the input/output split came from
-
-
-def demand_of(budget: Budget) -> Demand:
-    inf = budget.inference
-    tin, tout, split = inf.request_shape
-    life = inf.months * 30.0 * 86400.0 if inf.months is not None else None
-    return Demand(inf.lifetime_requests, tin, tout, inf.requests_per_second, True, life, split)
-
-
-def resolve_hardware(ref, budget: Budget, field: str) -> HardwareProfile:
-    """A profile from a name, a file path (relative to the budget) or inline fields."""
-    try:
-        if isinstance(ref, str):
-            return load_profile(ref, budget.base_dir)
-        data = dict(ref)
-        data.setdefault("name", f"{field}-inline")
-        return profile_from_data(data, f"{budget.where(field, 'hardware')}", budget.base_dir)
-    except InputError as exc:
-        raise InputError(f"{budget.where(field, 'hardware')}: {field}.hardware: {exc}") from None
-
-
-def serving_rates(hw: HardwareProfile, spec: ServeSpec, weight_bits: int) -> ServingRates:
+def serving_rates(hw: HardwareProfile, spec: ServeSetup, weight_bits: int) -> ServingRates:
     """Effective serving rates: workload efficiency × spec (× calibration when measured)."""
     precision = spec.compute_precision
     if precision in ("fp8", "int8") and weight_bits > 8:
@@ -113,8 +82,8 @@ class CostModel:
     config: ServingConfig
     train_hw: HardwareProfile
     serve_hw: HardwareProfile
-    train: TrainSpec
-    serve: ServeSpec
+    train: TrainSetup
+    serve: ServeSetup
     demand: Demand
     shape: Shape
     roofline: Roofline
@@ -179,15 +148,13 @@ class CostModel:
         return CostItem(f"total_{unit}", tuple(alts), unit)
 
 
-def build_cost_model(budget: Budget, config: ServingConfig,
-                     train_hw: HardwareProfile | None = None,
-                     serve_hw: HardwareProfile | None = None) -> CostModel:
-    train = budget.train or TrainSpec()
-    serve = budget.serve or ServeSpec()
-    train_hw = train_hw or resolve_hardware(train.hardware, budget, "train")
-    serve_hw = serve_hw or resolve_hardware(serve.hardware, budget, "serve")
-    m = budget.model
-    if m is not None and m.n_layer is not None:
+def build_cost_model(setup: CostSetup, config: ServingConfig, train_hw: HardwareProfile,
+                     serve_hw: HardwareProfile) -> CostModel:
+    """The cost model of one serving configuration (``setup`` from
+    ``planner.optimize.build.cost_setup``; profiles resolved by the caller)."""
+    train, serve = setup.train, setup.serve
+    m = setup.shape
+    if m is not None:
         shape = given_shape(m.params, m.n_layer, m.d_model, m.n_heads, m.n_kv_heads, m.vocab,
                             train.seq_len)
     else:
@@ -199,7 +166,7 @@ def build_cost_model(budget: Budget, config: ServingConfig,
     draft = Draft(sd.acceptance if sd else 0.5, config.gamma,
                   sd.draft_params if sd else None, sd.draft_fraction if sd else None,
                   draft_overhead)
-    demand = demand_of(budget)
+    demand = setup.demand
     g = config.gpus_per_replica
     capacity = capacity_of(serve, demand, g)
     kind = serve_hw.link_kind or ""
@@ -232,7 +199,7 @@ def build_cost_model(budget: Budget, config: ServingConfig,
                      latency, memory, limit, capacity)
 
 
-def capacity_of(serve: ServeSpec, demand: Demand, gpus_per_replica: int) -> Capacity:
+def capacity_of(serve: ServeSetup, demand: Demand, gpus_per_replica: int) -> Capacity:
     """Capacity settings: Little's-law batch, billing (busy when no request rate is known)."""
     rate, life = demand.requests_per_second, demand.lifetime_seconds
     w = request_latency_s(serve.max_time_to_first_token_ms, serve.max_time_per_output_token_ms,

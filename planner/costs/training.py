@@ -7,9 +7,13 @@ GPU-seconds = FLOPs / (peak(precision) · MFU); wall-clock = GPU-seconds / GPUs.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from planner.costs.shape import SHAPE_EXP, Shape
-from planner.hardware import HardwareProfile
 from planner.terms import CostItem, Term
+
+if TYPE_CHECKING:  # profiles are only passed through here
+    from planner.hardware import HardwareProfile
 
 
 def training_gpu_seconds(hw: HardwareProfile, precision: str, mfu: float,

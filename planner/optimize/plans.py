@@ -121,14 +121,15 @@ def baseline_candidate(problem: Problem, params: float, tokens: float) -> Candid
         return cands[0]
     plain = [c for c in cands if c.config.weight_bits == 16 and c.config.gamma == 0]
     if not plain:
-        from planner.costs.model import ServingConfig, build_cost_model
+        from planner.costs.model import ServingConfig
+        from planner.optimize.build import cost_model
 
         cm0 = cands[0].cost_model
         plain = []
         g = 1
         while g <= max(64, cm0.serve.max_gpus_per_replica):
-            cm = build_cost_model(problem.budget, ServingConfig(16, 0, g), cm0.train_hw,
-                                  cm0.serve_hw)
+            cm = cost_model(problem.budget, ServingConfig(16, 0, g), cm0.train_hw,
+                            cm0.serve_hw)
             plain.append(Candidate(replace(cands[0].scenario, loss_extra=()), cm.config, cm))
             g *= 2
     for c in sorted(plain, key=lambda c: c.config.gpus_per_replica):
