@@ -153,7 +153,8 @@ def serving_table(result: PlanResult) -> Table | None:
                      f"{sv['replicas']:,} ({sv['serving_gpus']:,} GPUs; continuous "
                      f"{cap.get('replicas_continuous', math.nan):.3g} as optimised)"))
         rows.append(("GPU-hours provisioned / busy",
-                     f"{cap['provisioned_gpu_hours']:,.4g} / {cap['busy_gpu_hours']:,.4g} "
+                     f"{format_count(cap['provisioned_gpu_hours'])} / "
+                     f"{format_count(cap['busy_gpu_hours'])} "
                      f"(utilisation {100 * cap['utilization']:.1f}%)"))
         if "inference_usd_integer_replicas" in cap:
             rows.append(("inference $ with whole replicas",
