@@ -44,7 +44,7 @@ class DocCommand:
 
     @property
     def slow(self) -> bool:
-        return self.argv[0] == "fit" and "--bootstrap" in self.argv
+        return self.argv[0] in ("fit", "fit-downstream") and "--bootstrap" in self.argv
 
 
 def _blocks(text: str):
@@ -69,6 +69,18 @@ def _commands(path: Path) -> list[DocCommand]:
     rel = path.relative_to(ROOT).as_posix()
     out = []
     for lang, start, body in _blocks(path.read_text(encoding="utf-8")):
+        joined: list[str] = []  # shell continuation lines ("\\" at the end) make one command
+        head = None  # index of the command being continued
+        for line in body:
+            if head is not None:
+                joined[head] = joined[head].rstrip()[:-1] + " " + line.strip()
+                joined.append("")  # keep line numbers: the continued line counts as empty
+            else:
+                joined.append(line)
+                head = len(joined) - 1
+            if not joined[head].rstrip().endswith("\\"):
+                head = None
+        body = joined
         for k, line in enumerate(body):
             text = line.strip()
             prompted = text.startswith("$ ")
