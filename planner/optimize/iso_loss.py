@@ -2,11 +2,21 @@
 
 With the loss constraint tight, D is a function of N: ``D(N) = (B/(L − E − A·N^-α))^(1/β)``
 (closed form), or the smallest root of the loss in log D when extra loss terms (a quantisation
-penalty) grow with D (nested bisection).  In ``u = log N`` the cost along this curve is
-log-convex (partial minimisation of a geometric program), so the optimum is the unique sign
-change of dCost/du, and every constraint of the scenario holds on one interval of u.  The solver
-bisects for the unconstrained optimum, for each constraint's interval, and clips.  For the FLOPs
-objective this is the root of REFERENCE §4: ``3·D(x)·(α·x/(β·(L* − E − x)) − 1) = T``.
+penalty) grow with D (Newton's method in log D).  In ``u = log N`` the cost along this curve is
+log-convex (partial minimisation of a geometric program, Boyd et al. 2007, "A tutorial on
+geometric programming"), so the optimum is the unique sign change of dCost/du, and every
+constraint of the scenario holds on one interval of u.  The solver bisects for the unconstrained
+optimum, for each constraint's interval, and clips.  For the FLOPs objective this is the root of
+Sardana et al. 2024 (arXiv 2401.00448): ``3·D(x)·(α·x/(β·(L* − E − x)) − 1) = T``.
+
+Speed (issue 12): the optimum and every constraint's minimum are bisected as one stacked array
+problem (rows × batch), then every constraint's left and right ends as a second one, so the curve
+is evaluated 2 × 48 times per solve instead of 48 × (1 + 3·constraints).  Along the curve the
+solver works in logs: ``N^a·D^b = exp(a·u + b·v)`` with ``v = log D``, one ``exp`` per distinct
+exponent pair.  With loss terms that grow with D, the inner Newton solve starts at the
+unpenalised D (left of the root, so it still climbs monotonically) and stops once converged.
+A roofline item's derivative is that of its largest alternative, picked with ``np.where``.
+``planner.optimize.iso_loss_reference`` keeps the previous algorithm as the test oracle.
 """
 
 from __future__ import annotations
@@ -16,6 +26,8 @@ import numpy as np
 from planner.optimize.scenario import Scenario, Solution
 
 ITERATIONS = 48  # halvings of a ≤ 30-wide bracket in log N: ~1e-13 in log N
+NEWTON_MAX = 30  # inner Newton steps in log D (converges in ~5 from the unpenalised D)
+NEWTON_STEP_TOL = 1e-13  # stop when no element moves more than this in log D
 
 
 def _bisect_sign(fun, lo, hi, iterations=ITERATIONS):
@@ -34,8 +46,76 @@ def _bisect_sign(fun, lo, hi, iterations=ITERATIONS):
     return lo, hi
 
 
+class _Monomials:
+    """``N^a·D^b = exp(a·u + b·v)`` at one (u, v), each exponent pair computed once."""
+
+    __slots__ = ("u", "v", "cache")
+
+    def __init__(self, u, v):
+        self.u, self.v, self.cache = u, v, {}
+
+    def __call__(self, a, b):
+        key = (a, b)
+        out = self.cache.get(key)
+        if out is None:
+            if b == 0:
+                out = 1.0 if a == 0 else np.exp(a * self.u)
+            elif a == 0:
+                out = np.exp(b * self.v)
+            else:
+                out = np.exp(a * self.u + b * self.v)
+            self.cache[key] = out
+        return out
+
+
+def _posy(terms, mono, slope):
+    """(value, d value/du along the curve) of a posynomial (same sums as ``planner.terms``)."""
+    val = der = 0.0
+    for t in terms:
+        x = t.coef * mono(t.n_exp, t.d_exp)
+        val = val + x
+        if t.d_exp == 0:
+            der = der + x * t.n_exp
+        else:
+            der = der + x * (t.n_exp + t.d_exp * slope)
+    return val, der
+
+
+def _posy_value(terms, mono):
+    val = 0.0
+    for t in terms:
+        val = val + t.coef * mono(t.n_exp, t.d_exp)
+    return val
+
+
+def _item_value(item, mono):
+    """A cost item's value (max over alternatives, NaN propagating as ``np.maximum``)."""
+    alts = item.alternatives
+    val = _posy_value(alts[0], mono)
+    for p in alts[1:]:
+        val = np.maximum(val, _posy_value(p, mono))
+    return val
+
+
+def _item(item, mono, slope):
+    """(value, derivative along the curve) of a cost item: the largest alternative's, chosen as
+    ``np.argmax`` would (first maximum; a NaN counts as the maximum)."""
+    alts = item.alternatives
+    val, der = _posy(alts[0], mono, slope)
+    if len(alts) == 1:
+        return val, der
+    best, best_der = val, der
+    with np.errstate(invalid="ignore"):
+        for p in alts[1:]:
+            v, d = _posy(p, mono, slope)
+            take = (v > best) | (np.isnan(v) & ~np.isnan(best))
+            best_der = np.where(take, d, best_der)
+            best = np.maximum(best, v)
+    return best, best_der
+
+
 class _Curve:
-    """The iso-loss curve D(u) of a scenario and its slope d(log D)/du."""
+    """The iso-loss curve D(u) of a scenario and its slope d(log D)/du (works in logs)."""
 
     def __init__(self, sc: Scenario, shape):
         p = sc.loss
@@ -45,88 +125,168 @@ class _Curve:
         self.margin = self.limit - self.E
         self.logB = np.log(self.B)
         self.extra = sc.loss_extra
+        self.tol = 1e-12 * np.maximum(np.abs(self.limit), 1.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             # N below this cannot reach the target even with infinite data (no extras).
             self.u_min = np.log(self.A / self.margin) / self.alpha
+            self.v_lo = np.where(self.margin > 0,
+                                 (self.logB - np.log(self.margin)) / self.beta, 0.0)
+        self.v_hi = self.v_lo + 80.0  # D up to e^80 times the bare minimum
         if self.extra:
             self.u_min = self._feasible_u_min(np.log(sc.params_range[1]))
 
-    # -- closed form -------------------------------------------------------------------------
+    # -- public: N, D and slope ---------------------------------------------------------------
     def at(self, u):
         """(N, D, slope) on the curve at log N = u; D = inf where the target is unreachable."""
+        u = np.asarray(u, dtype=float)
+        v, slope = self.at_log(u)
+        return np.exp(u), np.exp(v), slope
+
+    def at_log(self, u):
+        """(log D, slope) at log N = u; log D = +inf where the target is unreachable."""
         if self.extra:
             return self._nested(u)
-        n = np.exp(u)
         an = self.A * np.exp(-self.alpha * u)
         rem = self.margin - an
         with np.errstate(divide="ignore", invalid="ignore"):
-            d = np.exp((self.logB - np.log(rem)) / self.beta)
+            v = (self.logB - np.log(rem)) / self.beta
             slope = -self.alpha * an / (self.beta * rem)
-        d = np.where(rem > 0, d, np.inf)
-        return n, d, slope
+        return np.where(rem > 0, v, np.inf), slope
 
-    # -- extra loss terms: nested bisection in v = log D --------------------------------------
-    def _g(self, u, v):
-        n, d = np.exp(u), np.exp(v)
-        g = self.E + self.A * n ** (-self.alpha) + self.B * d ** (-self.beta) - self.limit
-        dg_dv = -self.beta * self.B * d ** (-self.beta)
-        dg_du = -self.alpha * self.A * n ** (-self.alpha)
-        for t in self.extra:
-            val = t.value(n, d)
+    # -- extra loss terms: Newton in v = log D --------------------------------------------------
+    def _u_parts(self, u):
+        """What the loss and its derivatives need of N alone: (A·N^-α, [k·N^a per extra term])."""
+        an = self.A * np.exp(-self.alpha * u)
+        kn = [t.coef * np.exp(t.n_exp * u) if t.n_exp != 0 else
+              np.broadcast_to(np.asarray(t.coef, dtype=float), np.shape(an))
+              for t in self.extra]
+        return an, kn
+
+    def _g(self, base, an, kn, v, derivatives=True):
+        """Loss − limit at (u, v) and its partial derivatives in v and u (``base = E − limit``)."""
+        bd = self.B * np.exp(-self.beta * v)
+        g = base + an + bd
+        if not derivatives:
+            for t, k in zip(self.extra, kn):
+                g = g + k * np.exp(t.d_exp * v)
+            return g
+        dg_dv = -self.beta * bd
+        dg_du = -self.alpha * an
+        for t, k in zip(self.extra, kn):
+            val = k * np.exp(t.d_exp * v)
             g = g + val
             dg_dv = dg_dv + t.d_exp * val
             dg_du = dg_du + t.n_exp * val
         return g, dg_dv, dg_du
 
-    def _v_bounds(self):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            v_lo = np.where(self.margin > 0, (self.logB - np.log(self.margin)) / self.beta, 0.0)
-        return v_lo, v_lo + 80.0  # D up to e^80 times the bare minimum
-
-    def _v_argmin(self, u):
-        v_lo, v_hi = self._v_bounds()
+    def _v_argmin(self, u, an, kn):
+        """log D where the loss is least at this N (the right end of the root's bracket)."""
+        v_lo = np.broadcast_to(self.v_lo, np.shape(an))
+        v_hi = np.broadcast_to(self.v_hi, np.shape(an))
         if len(self.extra) == 1 and self.extra[0].d_exp > 0:
             # one term k·N^a·D^b: d/dv (B·e^(−βv) + k·N^a·e^(bv)) = 0 in closed form
-            t = self.extra[0]
-            kn = np.broadcast_to(t.coef * np.exp(u * t.n_exp), np.shape(v_lo))
+            t, k = self.extra[0], kn[0]
             with np.errstate(divide="ignore", invalid="ignore"):
-                vm = np.log(self.beta * self.B / (t.d_exp * kn)) / (self.beta + t.d_exp)
-            return v_lo, np.clip(np.where(kn > 0, vm, v_hi), v_lo, v_hi)
-        lo, hi = _bisect_sign(lambda v: self._g(u, v)[1], v_lo, v_hi)
-        return v_lo, hi
+                vm = np.log(self.beta * self.B / (t.d_exp * k)) / (self.beta + t.d_exp)
+            return np.clip(np.where(k > 0, vm, v_hi), v_lo, v_hi)
+        base = self.E - self.limit
+        lo, hi = _bisect_sign(lambda v: self._g(base, an, kn, v)[1], v_lo, v_hi)
+        return hi
 
     def _feasible_u_min(self, u_cap):
+        base = self.E - self.limit
+
         def infeasible_margin(u):  # ≥ 0 once some D reaches the target at this N
-            _, vm = self._v_argmin(u)
-            return -self._g(u, vm)[0]
+            an, kn = self._u_parts(u)
+            with np.errstate(all="ignore"):
+                return -self._g(base, an, kn, self._v_argmin(u, an, kn), derivatives=False)
 
         with np.errstate(all="ignore"):
             start = np.where(np.isfinite(self.u_min), self.u_min, 0.0)
         lo, hi = _bisect_sign(infeasible_margin, start, np.full_like(start, u_cap))
         return hi
 
+    def _newton(self, base, an, kn, v, vm):
+        """Newton steps in log D from ``v`` (left of the root) towards the root, capped at
+        ``vm``; each element stops once its step is below ``NEWTON_STEP_TOL``.  Elements near a
+        double root (N near the smallest feasible N) converge only linearly, so after a few
+        full-array steps the iteration continues on the elements still moving."""
+        shape = np.shape(v)
+        full = lambda x: np.broadcast_to(x, shape)  # noqa: E731
+        for it in range(NEWTON_MAX):
+            g, dg, _ = self._g(base, an, kn, v)
+            step = np.maximum(np.where(dg < 0, -g / dg, 0.0), 0.0)
+            v_next = np.minimum(v + step, vm)
+            moved = v_next - v
+            v = v_next
+            if not np.any(moved > NEWTON_STEP_TOL):  # NaN: no element to wait for
+                return v
+            if it == 3:
+                break
+        else:
+            return v
+        # the few elements still moving, flattened
+        v = np.array(v, dtype=float).reshape(-1)
+        idx = np.flatnonzero(moved > NEWTON_STEP_TOL)
+        sub = lambda x: full(x).reshape(-1)[idx]  # noqa: E731
+        B, beta, base_s, an_s, vm_s = sub(self.B), sub(self.beta), sub(base), sub(an), sub(vm)
+        kn_s = [sub(k) for k in kn]
+        d_exps = [t.d_exp for t in self.extra]
+        vs = v[idx]
+        for _ in range(it + 1, NEWTON_MAX):
+            bd = B * np.exp(-beta * vs)
+            g = base_s + an_s + bd
+            dg = -beta * bd
+            for b, k in zip(d_exps, kn_s):
+                val = k * np.exp(b * vs)
+                g = g + val
+                dg = dg + b * val
+            step = np.maximum(np.where(dg < 0, -g / dg, 0.0), 0.0)
+            v_next = np.minimum(vs + step, vm_s)
+            keep = (v_next - vs) > NEWTON_STEP_TOL
+            v[idx] = v_next
+            if not np.any(keep):
+                break
+            idx, vs = idx[keep], v_next[keep]
+            B, beta, base_s, an_s, vm_s = B[keep], beta[keep], base_s[keep], an_s[keep], vm_s[keep]
+            kn_s = [k[keep] for k in kn_s]
+        return v.reshape(shape)
+
     def _nested(self, u):
         u = np.asarray(u, dtype=float)
-        v_lo, vm = self._v_argmin(u)
-        gm = self._g(u, vm)[0]
-        # smallest root of g(v) = 0 on [v_lo, vm]: g is convex and decreasing there, so
-        # Newton's method from the left end climbs monotonically to it (no overshoot)
-        v = v_lo.copy()
+        base = self.E - self.limit
         with np.errstate(all="ignore"):
-            for _ in range(30):
-                g, dg, _ = self._g(u, v)
-                step = np.where(dg < 0, -g / dg, 0.0)
-                v = np.minimum(v + np.maximum(step, 0.0), vm)
-        g_end = self._g(u, v)[0]
-        unconverged = np.abs(g_end) > 1e-12 * np.maximum(np.abs(self.limit), 1.0)
-        if np.any(unconverged & (gm <= 0)):
-            _, vb = _bisect_sign(lambda x: -self._g(u, x)[0], v_lo, vm)
-            v = np.where(unconverged, vb, v)
-        _, dg_dv, dg_du = self._g(u, v)
-        with np.errstate(divide="ignore", invalid="ignore"):
+            an, kn = self._u_parts(u)
+            vm = self._v_argmin(u, an, kn)
+            gm = self._g(base, an, kn, vm, derivatives=False)
+            # smallest root of g(v) = 0 on [v_lo, vm]: g is convex and decreasing there, so
+            # Newton's method from any point left of the root climbs monotonically to it.  The
+            # unpenalised D (extras dropped) is such a point: there g = the extras ≥ 0.
+            rem = self.margin - an
+            v0 = (self.logB - np.log(rem)) / self.beta
+            v = np.minimum(np.where(rem > 0, np.maximum(v0, self.v_lo), self.v_lo), vm)
+            # near the smallest feasible N the root nears a double root at vm, where Newton
+            # from afar converges only linearly: start from the quadratic model's root
+            # vm − 2·√(−2·gm/g''(vm)) instead, when it lies in [v, vm] and g ≥ 0 there (so it
+            # is still left of the root)
+            bd = self.B * np.exp(-self.beta * vm)
+            g2 = self.beta ** 2 * bd
+            for t, k in zip(self.extra, kn):
+                g2 = g2 + t.d_exp ** 2 * k * np.exp(t.d_exp * vm)
+            vq = vm - 2.0 * np.sqrt(-2.0 * gm / g2)
+            better = (vq > v) & (gm <= 0) & (self._g(base, an, kn, vq, derivatives=False) >= 0)
+            v = np.where(better, vq, v)
+            v = self._newton(base, an, kn, v, vm)
+            g_end, dg_dv, dg_du = self._g(base, an, kn, v)
+            unconverged = np.abs(g_end) > self.tol
+            if np.any(unconverged & (gm <= 0)):
+                v_lo = np.broadcast_to(self.v_lo, np.shape(v))
+                _, vb = _bisect_sign(lambda x: -self._g(base, an, kn, x, derivatives=False),
+                                     v_lo, vm)
+                v = np.where(unconverged, vb, v)
+                _, dg_dv, dg_du = self._g(base, an, kn, v)
             slope = -dg_du / dg_dv
-        d = np.where(gm <= 0, np.exp(v), np.inf)
-        return np.exp(u), d, slope
+        return np.where(gm <= 0, v, np.inf), slope
 
 
 def _flops_form(sc: Scenario):
@@ -154,7 +314,8 @@ def _flops_form(sc: Scenario):
 def _solve_flops_form(sc: Scenario, c_train, c_inf, shape, iterations=8):
     """Optimum of ``c_train·N·D + c_inf·N`` on the iso-loss curve, by Newton's method.
 
-    REFERENCE §4: with ``x = A·N^-α``, ``r = L* − E − x``, stationarity is
+    Sardana et al. 2024 (arXiv 2401.00448): with ``x = A·N^-α``, ``r = L* − E − x``,
+    stationarity is
     ``α·x/(β·r) − 1 = κ·(r/B)^(1/β)`` with ``κ = c_inf/c_train`` (``T/3`` for FLOPs), i.e.
     ``3·D(x)·(α·x/(β·r) − 1) = T``.  Writing ``r = r0·e^-z`` with ``r0 = α(L* − E)/(α + β)``
     (the Chinchilla optimum, z = 0) turns it into ``φ(z) = log(expm1 z) + z/β = K``,
@@ -191,6 +352,11 @@ def _solve_flops_form(sc: Scenario, c_train, c_inf, shape, iterations=8):
     return n, d
 
 
+def _stack(rows, shape):
+    """Rows of arrays (or scalars) of the batch ``shape`` as one (len(rows), *shape) array."""
+    return np.stack([np.broadcast_to(np.asarray(r, dtype=float), shape) for r in rows])
+
+
 def solve_iso_loss(sc: Scenario, iterations: int = ITERATIONS) -> Solution:
     """Solve ``sc`` (one scenario or a batch of the same structure) on the iso-loss curve."""
     shape = np.broadcast_shapes(
@@ -218,43 +384,66 @@ def solve_iso_loss(sc: Scenario, iterations: int = ITERATIONS) -> Solution:
         u_lo = np.where(target_ok, np.maximum(curve.u_min + 1e-9, u_floor), u_floor)
     u_hi = np.full(shape, u_cap)
     reachable = target_ok & (u_lo < u_hi)
+    cons = sc.constraints
+    k = len(cons)
+    limits = [np.asarray(c.limit, dtype=float) for c in cons]
 
-    def total_slope(u):
-        n, d, s = curve.at(u)
+    # stage 1, one stacked bisection: row 0 the objective's slope (its sign change is the
+    # unconstrained optimum), row 1 + j constraint j's slope (its minimum along the curve).
+    # Plain bisection: the slope has kinks where a roofline max switches branch, and regula
+    # falsi can stall at a kink (seen on a 216-configuration plan: 7.7e-5 off).
+    def slopes(u):
+        v, s = curve.at_log(u)
+        out = np.empty_like(u)
         with np.errstate(all="ignore"):
-            return sum(item.dlog(n, d, s) for item in sc.objective)
+            mono = _Monomials(u[0], v[0])
+            total = 0
+            for item in sc.objective:
+                total = total + _item(item, mono, s[0])[1]
+            out[0] = total
+            for j, c in enumerate(cons):
+                out[1 + j] = _item(c.item, _Monomials(u[1 + j], v[1 + j]), s[1 + j])[1]
+        return out
 
-    # plain bisection: the slope has kinks where a roofline max switches branch, and
-    # regula falsi can stall at a kink (seen on a 216-configuration plan: 7.7e-5 off)
-    u_opt = _bisect_sign(total_slope, u_lo, u_hi, iterations)[1]
-
-    # each constraint holds on one interval [left, right] of u (log-convex along the curve)
+    lo1 = _stack([u_lo] * (1 + k), shape)
+    hi1 = _stack([u_hi] * (1 + k), shape)
+    hi_bracket = _bisect_sign(slopes, lo1, hi1, iterations)[1]
+    u_opt = hi_bracket[0]
     lo, hi = u_lo.copy(), u_hi.copy()
     lefts, rights, alone_infeasible = [], [], []
-    for c in sc.constraints:
-        limit = np.asarray(c.limit, dtype=float)
+    if k:
+        um = hi_bracket[1:]
 
-        def excess(u, c=c, limit=limit):  # h(u) − 1
-            n, d, _ = curve.at(u)
+        def excesses(u, which):  # constraint which[r]'s h(u) − 1 on row r
+            v, _ = curve.at_log(u)
+            out = np.empty_like(u)
             with np.errstate(all="ignore"):
-                return c.item.value(n, d) / limit - 1.0
+                for r, j in enumerate(which):
+                    val = _item_value(cons[j].item, _Monomials(u[r], v[r]))
+                    out[r] = val / limits[j] - 1.0
+            return out
 
-        def slope(u, c=c):
-            n, d, s = curve.at(u)
-            with np.errstate(all="ignore"):
-                return c.item.dlog(n, d, s)
-
-        _, um = _bisect_sign(slope, u_lo, u_hi, iterations)
-        bad = excess(um) > 1e-9
-        left = np.where(excess(u_lo) <= 0, u_lo,
-                        _bisect_sign(lambda u: -excess(u), u_lo, um, iterations)[1])
-        right = np.where(excess(u_hi) <= 0, u_hi,
-                         _bisect_sign(excess, um, u_hi, iterations)[0])
-        lefts.append(left)
-        rights.append(right)
-        alone_infeasible.append(bad)
-        lo = np.maximum(lo, left)
-        hi = np.minimum(hi, right)
+        # each constraint holds on one interval [left, right] of u (log-convex along the
+        # curve): its excess at both ends and at its minimum, in one stacked evaluation
+        ends = excesses(np.concatenate([_stack([u_lo] * k, shape), _stack([u_hi] * k, shape),
+                                        um]), list(range(k)) * 3)
+        ex_lo, ex_hi, ex_m = ends[:k], ends[k:2 * k], ends[2 * k:]
+        # stage 2, one stacked bisection: rows 0..k-1 the left ends (−excess on [u_lo, um]),
+        # rows k..2k-1 the right ends (excess on [um, u_hi])
+        sign = np.array([-1.0] * k + [1.0] * k).reshape((2 * k,) + (1,) * len(shape))
+        lo2 = np.concatenate([_stack([u_lo] * k, shape), um])
+        hi2 = np.concatenate([um, _stack([u_hi] * k, shape)])
+        b_lo, b_hi = _bisect_sign(lambda u: sign * excesses(u, list(range(k)) * 2),
+                                  lo2, hi2, iterations)
+        for j in range(k):
+            bad = ex_m[j] > 1e-9
+            left = np.where(ex_lo[j] <= 0, u_lo, b_hi[j])
+            right = np.where(ex_hi[j] <= 0, u_hi, b_lo[k + j])
+            lefts.append(left)
+            rights.append(right)
+            alone_infeasible.append(bad)
+            lo = np.maximum(lo, left)
+            hi = np.minimum(hi, right)
 
     feasible = reachable & (lo <= hi)
     for bad in alone_infeasible:
