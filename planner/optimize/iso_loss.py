@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from planner.optimize.scenario import Scenario, Solution
+from planner.terms import CostItem, Term
 
 ITERATIONS = 48  # halvings of a ≤ 30-wide bracket in log N: ~1e-13 in log N
 NEWTON_MAX = 30  # inner Newton steps in log D (converges in ~5 from the unpenalised D)
@@ -44,6 +45,17 @@ def _bisect_sign(fun, lo, hi, iterations=ITERATIONS):
         lo = np.where(go_right, mid, lo)
         hi = np.where(go_right, hi, mid)
     return lo, hi
+
+
+def _flat(x, shape):
+    """``x`` broadcast to the batch ``shape``, flattened (a view where possible)."""
+    return np.broadcast_to(np.asarray(x, dtype=float), shape).reshape(-1)
+
+
+def _take_item(item: CostItem, idx, shape) -> CostItem:
+    """``item`` with every coefficient restricted to batch elements ``idx`` (flat indices)."""
+    return CostItem(item.name, tuple(tuple(Term(_flat(t.coef, shape)[idx], t.n_exp, t.d_exp)
+                                           for t in p) for p in item.alternatives), item.unit)
 
 
 class _Monomials:
@@ -126,14 +138,34 @@ class _Curve:
         self.logB = np.log(self.B)
         self.extra = sc.loss_extra
         self.tol = 1e-12 * np.maximum(np.abs(self.limit), 1.0)
+        self.u_cap = np.log(sc.params_range[1])
         with np.errstate(divide="ignore", invalid="ignore"):
             # N below this cannot reach the target even with infinite data (no extras).
-            self.u_min = np.log(self.A / self.margin) / self.alpha
+            self.u_min_bare = np.log(self.A / self.margin) / self.alpha
             self.v_lo = np.where(self.margin > 0,
                                  (self.logB - np.log(self.margin)) / self.beta, 0.0)
         self.v_hi = self.v_lo + 80.0  # D up to e^80 times the bare minimum
-        if self.extra:
-            self.u_min = self._feasible_u_min(np.log(sc.params_range[1]))
+        self._u_min = None
+
+    @property
+    def u_min(self):
+        """log of the smallest N that reaches the target (computed on first use: with extra
+        loss terms it takes a bisection, which evaluating the curve does not need)."""
+        if self._u_min is None:
+            self._u_min = (self._feasible_u_min(self.u_cap) if self.extra
+                           else self.u_min_bare)
+        return self._u_min
+
+    def take(self, idx, shape) -> "_Curve":
+        """The curve of batch elements ``idx`` (flat indices into the batch ``shape``), 1-D."""
+        out = object.__new__(_Curve)
+        for name in ("E", "A", "alpha", "B", "beta", "limit", "margin", "logB", "tol",
+                     "v_lo", "v_hi", "u_min_bare"):
+            setattr(out, name, _flat(getattr(self, name), shape)[idx])
+        out.u_cap = self.u_cap
+        out._u_min = None if self._u_min is None else _flat(self._u_min, shape)[idx]
+        out.extra = tuple(Term(_flat(t.coef, shape)[idx], t.n_exp, t.d_exp) for t in self.extra)
+        return out
 
     # -- public: N, D and slope ---------------------------------------------------------------
     def at(self, u):
@@ -202,7 +234,7 @@ class _Curve:
                 return -self._g(base, an, kn, self._v_argmin(u, an, kn), derivatives=False)
 
         with np.errstate(all="ignore"):
-            start = np.where(np.isfinite(self.u_min), self.u_min, 0.0)
+            start = np.where(np.isfinite(self.u_min_bare), self.u_min_bare, 0.0)
         lo, hi = _bisect_sign(infeasible_margin, start, np.full_like(start, u_cap))
         return hi
 
@@ -352,9 +384,29 @@ def _solve_flops_form(sc: Scenario, c_train, c_inf, shape, iterations=8):
     return n, d
 
 
-def _stack(rows, shape):
-    """Rows of arrays (or scalars) of the batch ``shape`` as one (len(rows), *shape) array."""
-    return np.stack([np.broadcast_to(np.asarray(r, dtype=float), shape) for r in rows])
+class _Stacked:
+    """Several 1-D root problems as one array problem for ``_bisect_sign``: segment r holds
+    batch elements ``idx_r`` (flat indices, repeats allowed) and its function of
+    ``(u, log D, slope)``; the curve is evaluated once per step for all segments together."""
+
+    def __init__(self, curve: _Curve, shape, segments):
+        self.idx = np.concatenate([np.asarray(i, dtype=np.intp) for i, _ in segments])
+        self.curve = curve.take(self.idx, shape)
+        self.cuts = np.cumsum([0] + [len(i) for i, _ in segments])
+        self.funs = [f for _, f in segments]
+
+    def part(self, x, r):
+        """Segment r of a stacked array."""
+        return x[self.cuts[r]:self.cuts[r + 1]]
+
+    def __call__(self, u):
+        v, s = self.curve.at_log(u)
+        out = np.empty_like(u)
+        with np.errstate(all="ignore"):
+            for a, b, fun in zip(self.cuts[:-1], self.cuts[1:], self.funs):
+                if b > a:
+                    out[a:b] = fun(u[a:b], v[a:b], s[a:b])
+        return out
 
 
 def solve_iso_loss(sc: Scenario, iterations: int = ITERATIONS) -> Solution:
@@ -386,59 +438,76 @@ def solve_iso_loss(sc: Scenario, iterations: int = ITERATIONS) -> Solution:
     reachable = target_ok & (u_lo < u_hi)
     cons = sc.constraints
     k = len(cons)
-    limits = [np.asarray(c.limit, dtype=float) for c in cons]
+    size = int(np.prod(shape)) if shape else 1
+    every = np.arange(size)
+    u_lo_f, u_hi_f = _flat(u_lo, shape), _flat(u_hi, shape)
 
-    # stage 1, one stacked bisection: row 0 the objective's slope (its sign change is the
-    # unconstrained optimum), row 1 + j constraint j's slope (its minimum along the curve).
+    def slope_of(items, idx):  # d(Σ items)/du along the curve, on elements idx
+        items = [_take_item(it, idx, shape) for it in items]
+
+        def fun(u, v, s):
+            mono, total = _Monomials(u, v), 0
+            for it in items:
+                total = total + _item(it, mono, s)[1]
+            return total
+        return fun
+
+    def excess_of(j, idx, sign=1.0):  # sign·(h_j(u)/limit_j − 1) on elements idx
+        item = _take_item(cons[j].item, idx, shape)
+        limit = _flat(cons[j].limit, shape)[idx]
+        return lambda u, v, s: sign * (_item_value(item, _Monomials(u, v)) / limit - 1.0)
+
+    # each constraint holds on one interval [left, right] of u (its h is log-convex along the
+    # curve); where it holds at both ends of [u_lo, u_hi] it holds on all of it, so its minimum
+    # and its ends are bisected only on the elements where it fails at an end.
+    ex_lo, ex_hi = [], []
+    if k:
+        ends = _Stacked(curve, shape, [(every, excess_of(j, every)) for j in range(k)] * 2)
+        ex = ends(np.concatenate([u_lo_f] * k + [u_hi_f] * k)).reshape(2 * k, size)
+        ex_lo, ex_hi = ex[:k], ex[k:]
+    fails_lo = [~(e <= 0) for e in ex_lo]  # NaN counts as failing, as in a plain where()
+    fails_hi = [~(e <= 0) for e in ex_hi]
+    need = [np.flatnonzero(a | b) for a, b in zip(fails_lo, fails_hi)]
+
+    # stage 1, one stacked bisection: the objective's slope on every element (its sign change
+    # is the unconstrained optimum) and each constraint's slope where needed (its minimum).
     # Plain bisection: the slope has kinks where a roofline max switches branch, and regula
     # falsi can stall at a kink (seen on a 216-configuration plan: 7.7e-5 off).
-    def slopes(u):
-        v, s = curve.at_log(u)
-        out = np.empty_like(u)
-        with np.errstate(all="ignore"):
-            mono = _Monomials(u[0], v[0])
-            total = 0
-            for item in sc.objective:
-                total = total + _item(item, mono, s[0])[1]
-            out[0] = total
-            for j, c in enumerate(cons):
-                out[1 + j] = _item(c.item, _Monomials(u[1 + j], v[1 + j]), s[1 + j])[1]
-        return out
+    stage1 = _Stacked(curve, shape, [(every, slope_of(sc.objective, every))]
+                      + [(need[j], slope_of([cons[j].item], need[j])) for j in range(k)])
+    hi1 = _bisect_sign(stage1, u_lo_f[stage1.idx], u_hi_f[stage1.idx], iterations)[1]
+    u_opt = hi1[:size].reshape(shape)
+    um = []
+    for j in range(k):
+        full = np.full(size, np.nan)
+        full[need[j]] = stage1.part(hi1, 1 + j)
+        um.append(full)
 
-    lo1 = _stack([u_lo] * (1 + k), shape)
-    hi1 = _stack([u_hi] * (1 + k), shape)
-    hi_bracket = _bisect_sign(slopes, lo1, hi1, iterations)[1]
-    u_opt = hi_bracket[0]
     lo, hi = u_lo.copy(), u_hi.copy()
     lefts, rights, alone_infeasible = [], [], []
     if k:
-        um = hi_bracket[1:]
-
-        def excesses(u, which):  # constraint which[r]'s h(u) − 1 on row r
-            v, _ = curve.at_log(u)
-            out = np.empty_like(u)
-            with np.errstate(all="ignore"):
-                for r, j in enumerate(which):
-                    val = _item_value(cons[j].item, _Monomials(u[r], v[r]))
-                    out[r] = val / limits[j] - 1.0
-            return out
-
-        # each constraint holds on one interval [left, right] of u (log-convex along the
-        # curve): its excess at both ends and at its minimum, in one stacked evaluation
-        ends = excesses(np.concatenate([_stack([u_lo] * k, shape), _stack([u_hi] * k, shape),
-                                        um]), list(range(k)) * 3)
-        ex_lo, ex_hi, ex_m = ends[:k], ends[k:2 * k], ends[2 * k:]
-        # stage 2, one stacked bisection: rows 0..k-1 the left ends (−excess on [u_lo, um]),
-        # rows k..2k-1 the right ends (excess on [um, u_hi])
-        sign = np.array([-1.0] * k + [1.0] * k).reshape((2 * k,) + (1,) * len(shape))
-        lo2 = np.concatenate([_stack([u_lo] * k, shape), um])
-        hi2 = np.concatenate([um, _stack([u_hi] * k, shape)])
-        b_lo, b_hi = _bisect_sign(lambda u: sign * excesses(u, list(range(k)) * 2),
-                                  lo2, hi2, iterations)
+        # a constraint that fails at its own minimum fails everywhere on the curve
+        at_min = _Stacked(curve, shape, [(need[j], excess_of(j, need[j])) for j in range(k)])
+        ex_m = at_min(np.concatenate([um[j][need[j]] for j in range(k)]))
+        # stage 2, one stacked bisection: each failing left end (−excess on [u_lo, um]) and
+        # each failing right end (excess on [um, u_hi])
+        left_idx = [np.flatnonzero(f) for f in fails_lo]
+        right_idx = [np.flatnonzero(f) for f in fails_hi]
+        stage2 = _Stacked(curve, shape,
+                          [(left_idx[j], excess_of(j, left_idx[j], -1.0)) for j in range(k)]
+                          + [(right_idx[j], excess_of(j, right_idx[j])) for j in range(k)])
+        lo2 = np.concatenate([u_lo_f[i] for i in left_idx]
+                             + [um[j][i] for j, i in enumerate(right_idx)])
+        hi2 = np.concatenate([um[j][i] for j, i in enumerate(left_idx)]
+                             + [u_hi_f[i] for i in right_idx])
+        b_lo, b_hi = _bisect_sign(stage2, lo2, hi2, iterations)
         for j in range(k):
-            bad = ex_m[j] > 1e-9
-            left = np.where(ex_lo[j] <= 0, u_lo, b_hi[j])
-            right = np.where(ex_hi[j] <= 0, u_hi, b_lo[k + j])
+            bad = np.zeros(size, dtype=bool)
+            bad[need[j]] = at_min.part(ex_m, j) > 1e-9
+            left, right = u_lo_f.copy(), u_hi_f.copy()
+            left[left_idx[j]] = stage2.part(b_hi, j)
+            right[right_idx[j]] = stage2.part(b_lo, k + j)
+            left, right, bad = left.reshape(shape), right.reshape(shape), bad.reshape(shape)
             lefts.append(left)
             rights.append(right)
             alone_infeasible.append(bad)
