@@ -12,7 +12,8 @@ previous algorithm in the same run:
 (g) the same with ``--uncertainty`` (1,000 law samples): the CLI's extra seconds over (f), and
     ``plan_uncertainty`` vs the same call on the previous solver;
 (h) ``planner optimize --solver gp``: against the floors ``import numpy`` and ``import cvxpy``,
-    and the 216 GP solves with cached problems vs cvxpy's validated parameter assignment.
+    and the 216 GP solves (log-form problems) vs ``planner.optimize.gp_reference`` (the
+    previous DGP-mode solver), cold (building the cached problems) and warm.
 Last line: one JSON object with the figures.
 
     python benchmarks/solvers.py [--quick] [--repeat N]
@@ -111,7 +112,7 @@ def previous_iso_loss():
 def issue12_rows(repeat: int) -> dict:
     """Rows (f)–(h): CLI subprocess and library timings with same-run baselines."""
     from planner.analysis.uncertainty import plan_uncertainty
-    from planner.optimize import gp, iso_loss_reference, solve_candidates
+    from planner.optimize import gp, gp_reference, iso_loss_reference, solve_candidates
 
     floor = cli_seconds(["-c", "import numpy"], repeat)
     floor_cvxpy = cli_seconds(["-c", "import cvxpy"], repeat)
@@ -135,27 +136,23 @@ def issue12_rows(repeat: int) -> dict:
         abs(new_report[key][q] / old_report[key][q] - 1.0) < 1e-9
         for key in ("params", "train_tokens", "objective") for q in ("p10", "p50", "p90")))
 
+    def all_gp(module):  # the 216 configurations through one GP module, as --solver gp does
+        return [module.solve_gp(c.scenario) for c in problem.candidates]
+
     gp._CACHE.clear()
-    gp_cold = best_of(lambda: solve_candidates(problem, "gp"), 1)  # builds every structure
+    gp_cold = best_of(lambda: all_gp(gp), 1)  # builds one problem per structure
     structures = len(gp._CACHE)
-    gp_warm = best_of(lambda: solve_candidates(problem, "gp"), repeat)
-    fast_set = gp._set_values
-
-    def validated(params, values):  # the previous assignment: cvxpy checks every value
-        for par, val in zip(params, values):
-            par.value = val
-
-    gp._set_values = validated
-    try:
-        gp_warm_old = best_of(lambda: solve_candidates(problem, "gp"), repeat)
-    finally:
-        gp._set_values = fast_set
+    gp_warm = best_of(lambda: all_gp(gp), repeat)
+    gp_reference._CACHE.clear()
+    gp_cold_old = best_of(lambda: all_gp(gp_reference), 1)
+    gp_warm_old = best_of(lambda: all_gp(gp_reference), repeat)
 
     rows = {"floor_import_numpy": floor, "floor_import_cvxpy": floor_cvxpy,
             "cli_optimize": cli, "cli_optimize_uncertainty": cli_unc, "cli_optimize_gp": cli_gp,
             "solve_216": lib, "solve_216_previous": lib_old, "optimize_call": lib_opt,
             "uncertainty_call": unc, "uncertainty_previous": unc_old,
-            "gp_216_cold": gp_cold, "gp_216_warm": gp_warm, "gp_216_validated": gp_warm_old}
+            "gp_216_cold": gp_cold, "gp_216_warm": gp_warm, "gp_216_previous_cold": gp_cold_old,
+            "gp_216_previous_warm": gp_warm_old}
     out = {f"{key}_{kind}_s": val[i] for key, val in rows.items()
            for i, kind in enumerate(("wall", "cpu"))}
     out.update(uncertainty_same_percentiles=same, gp_structures=structures)
@@ -179,8 +176,9 @@ def issue12_rows(repeat: int) -> dict:
     over = (cli_gp[0] - floor_cvxpy[0], cli_gp[1] - floor_cvxpy[1])
     print(f"(h) --solver gp: CLI {pair(cli_gp)} s = {ratio(cli_gp, floor)} the numpy floor, "
           f"{pair(over)} s over 'import cvxpy'; 216 GP solves {pair(gp_cold)} s cold "
-          f"({structures} problem structures built), {pair(gp_warm)} s warm vs "
-          f"{pair(gp_warm_old)} s with validated assignments ({ratio(gp_warm_old, gp_warm)})")
+          f"({structures} problem structures built) vs {pair(gp_cold_old)} s previous "
+          f"({ratio(gp_cold_old, gp_cold)}); warm {pair(gp_warm)} s vs {pair(gp_warm_old)} s "
+          f"previous ({ratio(gp_warm_old, gp_warm)})")
     return out
 
 

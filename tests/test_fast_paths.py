@@ -144,3 +144,50 @@ def test_uncertainty_batch_equals_the_oracle_and_single_plans():
         one = fast.solve_iso_loss(single)
         assert one.params == pytest.approx(float(stacked.params[i]), rel=REL)
         assert one.tokens == pytest.approx(float(stacked.tokens[i]), rel=REL)
+
+
+def test_gp_in_log_form_matches_the_dgp_oracle_and_the_1d_solver():
+    """The GP written in logs (cached per structure, log-coefficients as parameters) gives the
+    previous DGP-mode solver's answers on chat-assistant configurations of several structures
+    (16/8/4-bit, with and without speculation, feasible and infeasible): same status, active
+    and binding constraints, objective to 1e-6 (the solvers' tolerance), and the 1-D solver's
+    objective to 1e-6."""
+    from planner.optimize import gp, gp_reference
+
+    problem = prepare(load_budget(CHAT.replace("max_time_per_output_token_ms: 30",
+                                               "max_time_per_output_token_ms: 8")))
+    batch = fast.solve_iso_loss(problem.stackable)
+    picks = [0, 1, 4, 9, 40, 41, 77, 108, 150, 151, 200, 215]
+    structures = {gp._structure(problem.candidates[k].scenario) for k in picks}
+    assert len(structures) >= 4
+    seen = set()
+    for k in picks:
+        sc = problem.candidates[k].scenario
+        a, b = gp.solve_gp(sc), gp_reference.solve_gp(sc)
+        assert a.status == b.status == batch.status[k]
+        seen.add(a.status)
+        assert (a.active, a.binding) == (b.active, b.binding)
+        if a.status == "optimal":
+            assert a.objective == pytest.approx(b.objective, rel=1e-6)
+            assert a.objective == pytest.approx(float(batch.objective[k]), rel=1e-6)
+            assert a.params == pytest.approx(b.params, rel=1e-3)
+    assert seen == {"optimal", "infeasible"}
+    # a cached problem re-solved with other values equals a freshly built one
+    k = max(k for k in picks if batch.status[k] == "optimal")
+    sc = problem.candidates[k].scenario
+    fresh = gp.solve_gp(sc, cache=False)
+    assert fresh.status == "optimal"
+    assert gp.solve_gp(sc).objective == pytest.approx(fresh.objective, rel=1e-9)
+
+
+def test_gp_log_coefficients_are_checked_before_they_reach_cvxpy():
+    """Values the fast assignment cannot take go through cvxpy's own checks and error."""
+    import cvxpy as cp
+
+    from planner.optimize import gp
+
+    par = cp.Parameter()
+    gp._set_values([par], [2.5])
+    assert par.value == pytest.approx(np.log(2.5))
+    with pytest.raises(ValueError, match="Parameter value must be real"):
+        gp._set_values([cp.Parameter()], [float("nan")])

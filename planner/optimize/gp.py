@@ -1,9 +1,16 @@
-"""Exact solve of a scenario as a geometric program (cvxpy DGP, Clarabel).
+"""Exact solve of a scenario as a geometric program (cvxpy, Clarabel).
 
-One parametrised problem is built per *structure* (exponents and which terms exist) and cached;
-re-solves only change ``cp.Parameter`` values (DPP), ~2 ms a solve instead of ~20 ms.  N and D
-are scaled by the Chinchilla-optimal point of the same loss and the objective by its value there,
-so the conic problem is O(1).  cvxpy is imported lazily, inside the solve.
+The GP is written directly in its convex form (Boyd et al. 2007, "A tutorial on geometric
+programming", §2.5): variables ``x = log N``, ``y = log D``; a term ``c·N^a·D^b`` becomes
+``log c + a·x + b·y``, a posynomial the ``log_sum_exp`` of its terms, a max of posynomials the
+max of those, and the objective ``Σ items`` the ``log_sum_exp`` of the items.  That is the
+problem cvxpy's DGP mode would derive; writing it in logs lets the log-coefficients be the
+``cp.Parameter`` values themselves (cvxpy's DGP path re-takes and re-validates every parameter's
+log on every solve).  One parametrised (DPP) problem is built per *structure* (exponents and
+which terms exist) and cached; re-solves only change parameter values.  N and D are scaled by
+the Chinchilla-optimal point of the same loss and the objective by its value there, so the conic
+problem is O(1).  cvxpy is imported lazily, inside the solve (its import alone takes ~1.1-1.4 s).
+``planner.optimize.gp_reference`` keeps the previous (DGP-mode) solver as the test oracle.
 """
 
 from __future__ import annotations
@@ -27,8 +34,8 @@ _CLARABEL_TOL = dict(tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
 @dataclass
 class _Built:
     problem: Any
-    n: Any
-    d: Any
+    n: Any  # cp.Variable: log N (scaled)
+    d: Any  # cp.Variable: log D (scaled)
     params: list  # cp.Parameter, in the order of _coefficients()
     constraint_exprs: list
 
@@ -64,38 +71,38 @@ def _structure(sc: Scenario) -> tuple:
 def _build(sc: Scenario) -> _Built:
     import cvxpy as cp
 
-    n = cp.Variable(pos=True, name="N")
-    d = cp.Variable(pos=True, name="D")
+    x = cp.Variable(name="logN")
+    y = cp.Variable(name="logD")
     params: list = []
 
-    def monomial(t: Term):
-        par = cp.Parameter(pos=True)
+    def log_term(t: Term):  # log(c·N^a·D^b) = log c + a·x + b·y
+        par = cp.Parameter()
         params.append(par)
         expr = par
         if t.n_exp != 0:
-            expr = expr * cp.power(n, float(t.n_exp))
+            expr = expr + float(t.n_exp) * x
         if t.d_exp != 0:
-            expr = expr * cp.power(d, float(t.d_exp))
+            expr = expr + float(t.d_exp) * y
         return expr
 
-    def posy(terms):
-        live = [monomial(t) for t in terms if float(t.coef) > 0]
-        return cp.sum(cp.hstack(live)) if len(live) > 1 else live[0]
+    def log_posy(terms):
+        live = [log_term(t) for t in terms if float(t.coef) > 0]
+        return cp.log_sum_exp(cp.hstack(live)) if len(live) > 1 else live[0]
 
-    def item_expr(item: CostItem):
-        alts = [posy(p) for p in item.alternatives if any(float(t.coef) > 0 for t in p)]
+    def log_item(item: CostItem):
+        alts = [log_posy(p) for p in item.alternatives if any(float(t.coef) > 0 for t in p)]
         return alts[0] if len(alts) == 1 else cp.maximum(*alts)
 
-    objective = [item_expr(it) for it in sc.objective if any(
+    objective = [log_item(it) for it in sc.objective if any(
         float(t.coef) > 0 for t in _item_terms(it))]
-    loss = posy(_loss_terms(sc))
-    constraint_exprs = [item_expr(c.item) for c in sc.constraints]
-    cons = [loss <= 1.0] + [e <= 1.0 for e in constraint_exprs]
-    total = objective[0] if len(objective) == 1 else cp.sum(cp.hstack(objective))
+    loss = log_posy(_loss_terms(sc))
+    constraint_exprs = [log_item(c.item) for c in sc.constraints]
+    cons = [loss <= 0.0] + [e <= 0.0 for e in constraint_exprs]
+    total = objective[0] if len(objective) == 1 else cp.log_sum_exp(cp.hstack(objective))
     problem = cp.Problem(cp.Minimize(total), cons)
-    if not problem.is_dgp(dpp=True):  # pragma: no cover - structure bug, not user input
-        raise SolverError("internal: scenario is not a DPP geometric program")
-    return _Built(problem, n, d, params, constraint_exprs)
+    if not problem.is_dcp(dpp=True):  # pragma: no cover - structure bug, not user input
+        raise SolverError("internal: scenario is not a DPP convex program in log form")
+    return _Built(problem, x, y, params, constraint_exprs)
 
 
 def _coefficients(sc: Scenario, n0: float, d0: float, f0: float) -> list[float]:
@@ -121,13 +128,14 @@ def _coefficients(sc: Scenario, n0: float, d0: float, f0: float) -> list[float]:
 
 
 def _set_values(params, values) -> None:
-    """Write coefficient values into a cached problem's parameters.  Each value is checked here
-    (a positive finite float: all a scalar ``pos=True`` parameter accepts) and stored with
-    ``save_value``, skipping cvxpy's generic validation (array conversion and ``np.isclose``
-    projections per assignment), which took longer than the conic solve itself."""
+    """Write log-coefficients into a cached problem's parameters.  Each value is checked here
+    (a finite float: all a scalar parameter without attributes accepts) and stored with
+    ``save_value``, skipping cvxpy's generic per-assignment validation (array conversion and
+    ``np.isclose`` projections), which took longer than the conic solve itself."""
     for par, val in zip(params, values):
-        if val > 0.0 and math.isfinite(val) and par.shape == ():
-            par.save_value(float(val))
+        val = math.log(val)
+        if math.isfinite(val) and par.shape == ():
+            par.save_value(val)
         else:  # cvxpy's own checks and error message
             par.value = val
 
@@ -155,7 +163,7 @@ def solve_gp(sc: Scenario, *, cache: bool = True, retry_binding: bool = True) ->
     try:
         with warnings.catch_warnings():  # 'optimal_inaccurate' is reported in the Solution
             warnings.simplefilter("ignore", UserWarning)
-            built.problem.solve(gp=True, solver=cp.CLARABEL, **_CLARABEL_TOL)
+            built.problem.solve(solver=cp.CLARABEL, **_CLARABEL_TOL)
     except cp.error.SolverError as exc:
         raise SolverError(f"cvxpy/Clarabel failed: {exc}") from None
     status = built.problem.status
@@ -165,7 +173,8 @@ def solve_gp(sc: Scenario, *, cache: bool = True, retry_binding: bool = True) ->
         return Solution(np.nan, np.nan, np.nan, "infeasible", "gp", message=msg, binding=binding)
     if status not in ("optimal", "optimal_inaccurate") or built.n.value is None:
         raise SolverError(f"cvxpy returned status {status!r}")
-    params, tokens = float(built.n.value) * n0, float(built.d.value) * d0
+    params = math.exp(float(built.n.value)) * n0
+    tokens = math.exp(float(built.d.value)) * d0
     active = tuple(
         c.name for c in sc.constraints if float(c.slack(params, tokens)) < 1e-5
     )
@@ -176,6 +185,15 @@ def solve_gp(sc: Scenario, *, cache: bool = True, retry_binding: bool = True) ->
     )
 
 
+def _status(sc: Scenario) -> str:
+    """Status of a sub-problem of ``_binding``; a numerical solver failure there ('failed')
+    only leaves that constraint unnamed, instead of failing the whole solve."""
+    try:
+        return solve_gp(sc, retry_binding=False).status
+    except SolverError:
+        return "failed"
+
+
 def _binding(sc: Scenario) -> tuple[str, ...]:
     """Constraints whose removal makes the scenario feasible (or all of them)."""
     from dataclasses import replace
@@ -183,12 +201,12 @@ def _binding(sc: Scenario) -> tuple[str, ...]:
     names = []
     for k, c in enumerate(sc.constraints):
         alone = replace(sc, constraints=(c,))
-        if solve_gp(alone, retry_binding=False).status == "infeasible":
+        if _status(alone) == "infeasible":
             names.append(c.name)
     if names:
         return tuple(names)
     for k, c in enumerate(sc.constraints):
         rest = replace(sc, constraints=sc.constraints[:k] + sc.constraints[k + 1:])
-        if solve_gp(rest, retry_binding=False).status == "optimal":
+        if _status(rest) == "optimal":
             names.append(c.name)
     return tuple(names) or tuple(c.name for c in sc.constraints)
