@@ -194,8 +194,9 @@ class _Curve:
               for t in self.extra]
         return an, kn
 
-    def _g(self, base, an, kn, v, derivatives=True):
-        """Loss − limit at (u, v) and its partial derivatives in v and u (``base = E − limit``)."""
+    def _g(self, base, an, kn, v, derivatives=True, du=True):
+        """Loss − limit at (u, v) and its partial derivatives in v and u (``base = E − limit``;
+        ``du=False``: no u-derivative, None in its place)."""
         bd = self.B * np.exp(-self.beta * v)
         g = base + an + bd
         if not derivatives:
@@ -203,12 +204,13 @@ class _Curve:
                 g = g + k * np.exp(t.d_exp * v)
             return g
         dg_dv = -self.beta * bd
-        dg_du = -self.alpha * an
+        dg_du = -self.alpha * an if du else None
         for t, k in zip(self.extra, kn):
             val = k * np.exp(t.d_exp * v)
             g = g + val
             dg_dv = dg_dv + t.d_exp * val
-            dg_du = dg_du + t.n_exp * val
+            if du:
+                dg_du = dg_du + t.n_exp * val
         return g, dg_dv, dg_du
 
     def _v_argmin(self, u, an, kn):
@@ -222,7 +224,7 @@ class _Curve:
                 vm = np.log(self.beta * self.B / (t.d_exp * k)) / (self.beta + t.d_exp)
             return np.clip(np.where(k > 0, vm, v_hi), v_lo, v_hi)
         base = self.E - self.limit
-        lo, hi = _bisect_sign(lambda v: self._g(base, an, kn, v)[1], v_lo, v_hi)
+        lo, hi = _bisect_sign(lambda v: self._g(base, an, kn, v, du=False)[1], v_lo, v_hi)
         return hi
 
     def _feasible_u_min(self, u_cap):
@@ -240,49 +242,16 @@ class _Curve:
 
     def _newton(self, base, an, kn, v, vm):
         """Newton steps in log D from ``v`` (left of the root) towards the root, capped at
-        ``vm``; each element stops once its step is below ``NEWTON_STEP_TOL``.  Elements near a
-        double root (N near the smallest feasible N) converge only linearly, so after a few
-        full-array steps the iteration continues on the elements still moving."""
-        shape = np.shape(v)
-        full = lambda x: np.broadcast_to(x, shape)  # noqa: E731
-        for it in range(NEWTON_MAX):
-            g, dg, _ = self._g(base, an, kn, v)
+        ``vm``, until no element moves more than ``NEWTON_STEP_TOL`` (at most ``NEWTON_MAX``)."""
+        for _ in range(NEWTON_MAX):
+            g, dg, _ = self._g(base, an, kn, v, du=False)
             step = np.maximum(np.where(dg < 0, -g / dg, 0.0), 0.0)
             v_next = np.minimum(v + step, vm)
             moved = v_next - v
             v = v_next
             if not np.any(moved > NEWTON_STEP_TOL):  # NaN: no element to wait for
-                return v
-            if it == 3:
                 break
-        else:
-            return v
-        # the few elements still moving, flattened
-        v = np.array(v, dtype=float).reshape(-1)
-        idx = np.flatnonzero(moved > NEWTON_STEP_TOL)
-        sub = lambda x: full(x).reshape(-1)[idx]  # noqa: E731
-        B, beta, base_s, an_s, vm_s = sub(self.B), sub(self.beta), sub(base), sub(an), sub(vm)
-        kn_s = [sub(k) for k in kn]
-        d_exps = [t.d_exp for t in self.extra]
-        vs = v[idx]
-        for _ in range(it + 1, NEWTON_MAX):
-            bd = B * np.exp(-beta * vs)
-            g = base_s + an_s + bd
-            dg = -beta * bd
-            for b, k in zip(d_exps, kn_s):
-                val = k * np.exp(b * vs)
-                g = g + val
-                dg = dg + b * val
-            step = np.maximum(np.where(dg < 0, -g / dg, 0.0), 0.0)
-            v_next = np.minimum(vs + step, vm_s)
-            keep = (v_next - vs) > NEWTON_STEP_TOL
-            v[idx] = v_next
-            if not np.any(keep):
-                break
-            idx, vs = idx[keep], v_next[keep]
-            B, beta, base_s, an_s, vm_s = B[keep], beta[keep], base_s[keep], an_s[keep], vm_s[keep]
-            kn_s = [k[keep] for k in kn_s]
-        return v.reshape(shape)
+        return v
 
     def _nested(self, u):
         u = np.asarray(u, dtype=float)
