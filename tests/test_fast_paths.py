@@ -26,7 +26,6 @@ CHAT = (EXAMPLES / "chat-assistant.yaml").read_text()
 # edits of the chat-assistant budget that make some or all configurations infeasible, or move
 # the optimum onto a constraint (the active/binding bookkeeping)
 VARIANTS = {
-    "deadline-3d": ("deadline_days: 90", "deadline_days: 3"),
     "tpot-2ms": ("max_time_per_output_token_ms: 30", "max_time_per_output_token_ms: 2"),
     "batch-1024": ("batch_size: 64", "batch_size: 1024"),
 }
@@ -122,8 +121,8 @@ def test_uncertainty_batch_equals_the_oracle_and_single_plans():
     the oracle solver on the same samples, and single-sample solves equal the batch."""
     problem = prepare(load_budget(EXAMPLES / "chat-assistant.yaml"))
     sol, best = solve_candidates(problem)
-    report = plan_uncertainty(problem, sol, samples=200, seed=3, candidate=best)
-    consts, source = law_samples(problem.law, 200, 3)
+    report = plan_uncertainty(problem, sol, samples=100, seed=3, candidate=best)
+    consts, source = law_samples(problem.law, 100, 3)
     assert report["n_samples"] == len(consts) and report["source"] == source
     E, A, B, alpha, beta = consts.T
     sc = problem.candidates[best].scenario
@@ -149,7 +148,7 @@ def test_uncertainty_batch_equals_the_oracle_and_single_plans():
 def test_gp_in_log_form_matches_the_dgp_oracle_and_the_1d_solver():
     """The GP written in logs (cached per structure, log-coefficients as parameters) gives the
     previous DGP-mode solver's answers on chat-assistant configurations of several structures
-    (16/8/4-bit, with and without speculation, feasible and infeasible): same status, active
+    (with and without quantisation and speculation, feasible and infeasible): same status, active
     and binding constraints, objective to 1e-6 (the solvers' tolerance), and the 1-D solver's
     objective to 1e-6."""
     from planner.optimize import gp, gp_reference
@@ -157,9 +156,9 @@ def test_gp_in_log_form_matches_the_dgp_oracle_and_the_1d_solver():
     problem = prepare(load_budget(CHAT.replace("max_time_per_output_token_ms: 30",
                                                "max_time_per_output_token_ms: 8")))
     batch = fast.solve_iso_loss(problem.stackable)
-    picks = [0, 1, 4, 9, 40, 41, 77, 108, 150, 151, 200, 215]
+    picks = [0, 4, 37, 41, 108, 180]  # four structures; 180 is infeasible
     structures = {gp._structure(problem.candidates[k].scenario) for k in picks}
-    assert len(structures) >= 4
+    assert len(structures) == 4
     seen = set()
     for k in picks:
         sc = problem.candidates[k].scenario
