@@ -75,7 +75,7 @@ def cli_seconds(args: list[str], repeat: int) -> tuple[float, float]:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         proc = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True,
-                              text=True)
+                              text=True, check=False)
         wall = min(wall, time.perf_counter() - t)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = min(cpu, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)

@@ -12,9 +12,9 @@ import pytest
 
 from planner.analysis.uncertainty import law_samples, plan_uncertainty
 from planner.budget import load_budget
-from planner.optimize import prepare, solve_candidates
 from planner.optimize import iso_loss as fast
 from planner.optimize import iso_loss_reference as oracle
+from planner.optimize import prepare, solve_candidates
 from planner.terms import CostItem, PosyLoss, Term
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -61,7 +61,7 @@ def _take_item(item: CostItem, idx, shape) -> CostItem:
 class _Monomials:
     """``N^a·D^b = exp(a·u + b·v)`` at one (u, v), each exponent pair computed once."""
 
-    __slots__ = ("u", "v", "cache")
+    __slots__ = ("cache", "u", "v")
 
     def __init__(self, u, v):
         self.u, self.v, self.cache = u, v, {}
@@ -156,7 +156,7 @@ class _Curve:
                            else self.u_min_bare)
         return self._u_min
 
-    def take(self, idx, shape) -> "_Curve":
+    def take(self, idx, shape) -> _Curve:
         """The curve of batch elements ``idx`` (flat indices into the batch ``shape``), 1-D."""
         out = object.__new__(_Curve)
         for name in ("E", "A", "alpha", "B", "beta", "limit", "margin", "logB", "tol",
@@ -224,7 +224,7 @@ class _Curve:
                 vm = np.log(self.beta * self.B / (t.d_exp * k)) / (self.beta + t.d_exp)
             return np.clip(np.where(k > 0, vm, v_hi), v_lo, v_hi)
         base = self.E - self.limit
-        lo, hi = _bisect_sign(lambda v: self._g(base, an, kn, v, du=False)[1], v_lo, v_hi)
+        _, hi = _bisect_sign(lambda v: self._g(base, an, kn, v, du=False)[1], v_lo, v_hi)
         return hi
 
     def _feasible_u_min(self, u_cap):
@@ -237,7 +237,7 @@ class _Curve:
 
         with np.errstate(all="ignore"):
             start = np.where(np.isfinite(self.u_min_bare), self.u_min_bare, 0.0)
-        lo, hi = _bisect_sign(infeasible_margin, start, np.full_like(start, u_cap))
+        _, hi = _bisect_sign(infeasible_margin, start, np.full_like(start, u_cap))
         return hi
 
     def _newton(self, base, an, kn, v, vm):
