@@ -190,3 +190,18 @@ def test_gp_log_coefficients_are_checked_before_they_reach_cvxpy():
     assert par.value == pytest.approx(np.log(2.5))
     with pytest.raises(ValueError, match="Parameter value must be real"):
         gp._set_values([cp.Parameter()], [float("nan")])
+
+
+def test_gp_names_binding_constraints_when_a_sub_solve_fails_numerically():
+    """On the 2 ms-per-token variant, naming configuration 4's binding constraint re-solves it
+    without the memory constraint, which Clarabel cannot solve (the previous GP then failed the
+    whole plan, exit 4).  Now that sub-solve only leaves its constraint unnamed, and the GP names
+    the constraint the 1-D solver names."""
+    from planner.optimize import gp
+
+    old, new = VARIANTS["tpot-2ms"]
+    problem = prepare(load_budget(CHAT.replace(old, new)))
+    sc = problem.candidates[4].scenario
+    a, b = gp.solve_gp(sc), fast.solve_iso_loss(sc)
+    assert a.status == b.status == "infeasible"
+    assert a.binding == b.binding == ("max_time_per_output_token",)
