@@ -27,6 +27,10 @@ from planner.optimize.scenario import Scenario, Solution
 from planner.terms import CostItem, Term, compute_optimal_point
 
 _CACHE: dict[tuple, "_Built"] = {}
+# a constraint switched off while naming binding constraints keeps its place in the cached
+# problem with every (scaled) coefficient set to this: it then holds unless N or D moves a factor
+# ~e^60 from the compute-optimal point, far outside any plan
+_DISABLED = 1e-26
 # tighter than the defaults (1e-8): the tests hold the GP to the 1-D solver at 1e-6 in cost
 _CLARABEL_TOL = dict(tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
 
@@ -140,8 +144,27 @@ def _set_values(params, values) -> None:
             par.value = val
 
 
+def _constraint_blocks(sc: Scenario, n_params: int) -> list[slice]:
+    """Where each constraint's coefficients sit among the problem's parameters (the last ones,
+    in the order of ``_coefficients``)."""
+    counts = [sum(1 for p in c.item.alternatives if any(float(t.coef) > 0 for t in p)
+                  for t in p if float(t.coef) > 0) for c in sc.constraints]
+    start = n_params - sum(counts)
+    blocks = []
+    for n in counts:
+        blocks.append(slice(start, start + n))
+        start += n
+    return blocks
+
+
 def solve_gp(sc: Scenario, *, cache: bool = True, retry_binding: bool = True) -> Solution:
     """Solve one scenario exactly.  ``cache=False`` builds a fresh problem (benchmarks)."""
+    return _solve(sc, cache, retry_binding, frozenset())
+
+
+def _solve(sc: Scenario, cache: bool, retry_binding: bool, disabled: frozenset) -> Solution:
+    """``solve_gp`` with the constraints of index in ``disabled`` switched off (every
+    coefficient set to ``_DISABLED``) in the same cached problem."""
     import cvxpy as cp
 
     if sc.batch_size() != 1:
@@ -159,7 +182,12 @@ def solve_gp(sc: Scenario, *, cache: bool = True, retry_binding: bool = True) ->
         built = _build(sc)
         if cache:
             _CACHE[key] = built
-    _set_values(built.params, _coefficients(sc, n0, d0, f0))
+    values = _coefficients(sc, n0, d0, f0)
+    if disabled:
+        blocks = _constraint_blocks(sc, len(values))
+        for j in disabled:
+            values[blocks[j]] = [_DISABLED] * (blocks[j].stop - blocks[j].start)
+    _set_values(built.params, values)
     try:
         with warnings.catch_warnings():  # 'optimal_inaccurate' is reported in the Solution
             warnings.simplefilter("ignore", UserWarning)
@@ -185,28 +213,21 @@ def solve_gp(sc: Scenario, *, cache: bool = True, retry_binding: bool = True) ->
     )
 
 
-def _status(sc: Scenario) -> str:
-    """Status of a sub-problem of ``_binding``; a numerical solver failure there ('failed')
-    only leaves that constraint unnamed, instead of failing the whole solve."""
-    try:
-        return solve_gp(sc, retry_binding=False).status
-    except SolverError:
-        return "failed"
-
-
 def _binding(sc: Scenario) -> tuple[str, ...]:
-    """Constraints whose removal makes the scenario feasible (or all of them)."""
-    from dataclasses import replace
+    """Constraints whose removal makes the scenario feasible (or all of them).  The sub-problems
+    re-solve the cached problem with constraints switched off, so naming them builds nothing
+    new; one that fails numerically only leaves its constraint unnamed."""
+    k = len(sc.constraints)
 
-    names = []
-    for k, c in enumerate(sc.constraints):
-        alone = replace(sc, constraints=(c,))
-        if _status(alone) == "infeasible":
-            names.append(c.name)
+    def status(disabled) -> str:
+        try:
+            return _solve(sc, True, False, frozenset(disabled)).status
+        except SolverError:
+            return "failed"
+
+    names = [c.name for j, c in enumerate(sc.constraints)
+             if status(set(range(k)) - {j}) == "infeasible"]  # infeasible alone
     if names:
         return tuple(names)
-    for k, c in enumerate(sc.constraints):
-        rest = replace(sc, constraints=sc.constraints[:k] + sc.constraints[k + 1:])
-        if _status(rest) == "optimal":
-            names.append(c.name)
+    names = [c.name for j, c in enumerate(sc.constraints) if status({j}) == "optimal"]
     return tuple(names) or tuple(c.name for c in sc.constraints)
