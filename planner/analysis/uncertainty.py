@@ -2,9 +2,10 @@
 solver) and price the point-estimate plan under each (expected regret).
 
 Samples come from a fitted law's bootstrap (``planner fit --bootstrap``), or, for the
-``epoch2024`` preset, from normal draws with its published standard errors (REFERENCE §1.1:
-E 0.03, A 124.58, B 1293.23, α 0.02, β 0.02; independent, so wider than the bootstrap's
-correlated cloud).  The target loss stays the point estimate's.
+``epoch2024`` preset, from normal draws with its published standard errors (Besiroglu et al.
+2024, arXiv 2404.10102: E 0.03, A 124.58, B 1293.23, α 0.02, β 0.02; independent, so wider than
+the bootstrap's correlated cloud).  The target loss stays the point estimate's.  All samples are
+re-planned in one stacked call of the vectorised solver (~0.1 s for 1,000 on the chat example).
 """
 
 from __future__ import annotations
