@@ -6,7 +6,8 @@ Samples come from a fitted law's bootstrap (``planner fit --bootstrap``), or, fo
 E 0.03, A 124.58, B 1293.23, α 0.02, β 0.02; independent, so wider than the bootstrap's
 correlated cloud).  The target loss stays the point estimate's, except for a downstream-error
 target whose mapping has bootstrap samples: each sample then also gets its own target loss
-(``planner.laws.downstream.uncertainty_samples``).
+(``planner.laws.downstream.uncertainty_samples``).  All samples of a posynomial law are
+re-planned in one stacked call of the vectorised solver.
 """
 
 from __future__ import annotations
