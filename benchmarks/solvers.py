@@ -3,15 +3,29 @@
 (a) vectorised 1-D iso-loss solver, FLOPs objective, 10^5 scenarios in one call;
 (b) cvxpy DPP re-solves of one cached problem; (c) a fresh cvxpy problem per scenario;
 (d) dollar objective (roofline, h100-sxm) through both solvers;
-(e) the ``auto`` weight bits + ``auto`` draft length case, whole ``optimize()`` calls.
+(e) the ``auto`` weight bits + ``auto`` draft length case, whole ``optimize()`` calls;
+issue 12 rows, each timed as a CLI subprocess (wall, best of ``--repeat``) against the floor
+``python -c "import numpy"`` measured in the same run, and as a library call against the
+previous algorithm in the same run:
+(f) ``planner optimize examples/chat-assistant.yaml``: the 216-configuration stacked solve vs
+    ``planner.optimize.iso_loss_reference`` (the previous solver, kept as the oracle);
+(g) the same with ``--uncertainty`` (1,000 law samples): the CLI's extra seconds over (f), and
+    ``plan_uncertainty`` vs the same call on the previous solver;
+(h) ``planner optimize --solver gp``: against the floors ``import numpy`` and ``import cvxpy``,
+    and the 216 GP solves (log-form problems) vs ``planner.optimize.gp_reference`` (the
+    previous DGP-mode solver), cold (building the cached problems) and warm.
 Last line: one JSON object with the figures.
 
-    python benchmarks/solvers.py [--quick]
+    python benchmarks/solvers.py [--quick] [--repeat N]
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import resource
+import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -19,7 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+CHAT = "examples/chat-assistant.yaml"
 
 from planner.budget import load_budget  # noqa: E402
 from planner.laws import get_preset  # noqa: E402
@@ -49,7 +65,124 @@ def rate(fn, n, repeat=3):
     return n / best, best
 
 
-def main(quick: bool = False) -> dict:
+def cli_seconds(args: list[str], repeat: int) -> tuple[float, float]:
+    """Best-of-``repeat`` (wall, CPU) seconds of ``python ARGS`` as a subprocess in the
+    repository root, this tree first on the path (as ``python -m planner`` runs for a user).
+    CPU = the child's user + system time: steadier than wall on a shared machine."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    wall = cpu = float("inf")
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        proc = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True, check=False)
+        wall = min(wall, time.perf_counter() - t)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = min(cpu, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}: {proc.stderr[-500:]}")
+    return wall, cpu
+
+
+def best_of(fn, repeat: int) -> tuple[float, float]:
+    """Best-of-``repeat`` (wall, CPU) seconds of ``fn()``."""
+    wall = cpu = float("inf")
+    for _ in range(repeat):
+        t, c = time.perf_counter(), time.process_time()
+        fn()
+        wall = min(wall, time.perf_counter() - t)
+        cpu = min(cpu, time.process_time() - c)
+    return wall, cpu
+
+
+@contextlib.contextmanager
+def previous_iso_loss():
+    """Route ``planner.optimize.iso_loss``'s solver and curve to the previous algorithm."""
+    from planner.optimize import iso_loss, iso_loss_reference
+
+    saved = iso_loss.solve_iso_loss, iso_loss._Curve
+    iso_loss.solve_iso_loss, iso_loss._Curve = (iso_loss_reference.solve_iso_loss,
+                                                iso_loss_reference._Curve)
+    try:
+        yield
+    finally:
+        iso_loss.solve_iso_loss, iso_loss._Curve = saved
+
+
+def issue12_rows(repeat: int) -> dict:
+    """Rows (f)–(h): CLI subprocess and library timings with same-run baselines."""
+    from planner.analysis.uncertainty import plan_uncertainty
+    from planner.optimize import gp, gp_reference, iso_loss_reference, solve_candidates
+
+    floor = cli_seconds(["-c", "import numpy"], repeat)
+    floor_cvxpy = cli_seconds(["-c", "import cvxpy"], repeat)
+    cli = cli_seconds(["-m", "planner", "optimize", CHAT], repeat)
+    cli_unc = cli_seconds(["-m", "planner", "optimize", CHAT, "--uncertainty"], repeat)
+    cli_gp = cli_seconds(["-m", "planner", "optimize", CHAT, "--solver", "gp"], repeat)
+
+    problem = prepare(load_budget(ROOT / CHAT))
+    sc = problem.stackable
+    lib = best_of(lambda: solve_iso_loss(sc), max(repeat, 3))
+    lib_old = best_of(lambda: iso_loss_reference.solve_iso_loss(sc), repeat)
+    lib_opt = best_of(lambda: optimize(ROOT / CHAT), repeat)
+
+    sol, k = solve_candidates(problem)
+    unc = best_of(lambda: plan_uncertainty(problem, sol, 1000, 0, k), max(repeat, 3))
+    new_report = plan_uncertainty(problem, sol, 1000, 0, k)
+    with previous_iso_loss():
+        unc_old = best_of(lambda: plan_uncertainty(problem, sol, 1000, 0, k), repeat)
+        old_report = plan_uncertainty(problem, sol, 1000, 0, k)
+    same = (new_report["n_samples"] == old_report["n_samples"] and all(
+        abs(new_report[key][q] / old_report[key][q] - 1.0) < 1e-9
+        for key in ("params", "train_tokens", "objective") for q in ("p10", "p50", "p90")))
+
+    def all_gp(module):  # the 216 configurations through one GP module, as --solver gp does
+        return [module.solve_gp(c.scenario) for c in problem.candidates]
+
+    gp._CACHE.clear()
+    gp_cold = best_of(lambda: all_gp(gp), 1)  # builds one problem per structure
+    structures = len(gp._CACHE)
+    gp_warm = best_of(lambda: all_gp(gp), repeat)
+    gp_reference._CACHE.clear()
+    gp_cold_old = best_of(lambda: all_gp(gp_reference), 1)
+    gp_warm_old = best_of(lambda: all_gp(gp_reference), repeat)
+
+    rows = {"floor_import_numpy": floor, "floor_import_cvxpy": floor_cvxpy,
+            "cli_optimize": cli, "cli_optimize_uncertainty": cli_unc, "cli_optimize_gp": cli_gp,
+            "solve_216": lib, "solve_216_previous": lib_old, "optimize_call": lib_opt,
+            "uncertainty_call": unc, "uncertainty_previous": unc_old,
+            "gp_216_cold": gp_cold, "gp_216_warm": gp_warm, "gp_216_previous_cold": gp_cold_old,
+            "gp_216_previous_warm": gp_warm_old}
+    out = {f"{key}_{kind}_s": val[i] for key, val in rows.items()
+           for i, kind in enumerate(("wall", "cpu"))}
+    out.update(uncertainty_same_percentiles=same, gp_structures=structures)
+
+    def pair(x, unit=1.0, fmt="{:.2f}"):
+        return f"{fmt.format(x[0] * unit)} wall / {fmt.format(x[1] * unit)} CPU"
+
+    def ratio(a, b):
+        return f"{a[0] / b[0]:.1f}x wall / {a[1] / b[1]:.1f}x CPU"
+
+    ms = dict(unit=1e3, fmt="{:.0f}")
+    print(f"floor, CLI subprocess, best of {repeat}: python -c 'import numpy' {pair(floor)} s; "
+          f"'import cvxpy' {pair(floor_cvxpy)} s")
+    print(f"(f) planner optimize {CHAT}: CLI {pair(cli)} s = {ratio(cli, floor)} the floor; "
+          f"optimize() {pair(lib_opt)} s; solve of 216 configurations {pair(lib, **ms)} ms vs "
+          f"{pair(lib_old, **ms)} ms previous ({ratio(lib_old, lib)})")
+    extra = (cli_unc[0] - cli[0], cli_unc[1] - cli[1])
+    print(f"(g) + --uncertainty (1,000 samples): CLI {pair(cli_unc)} s, +{pair(extra)} s; "
+          f"plan_uncertainty {pair(unc, **ms)} ms vs {pair(unc_old, **ms)} ms previous "
+          f"({ratio(unc_old, unc)}; same percentiles: {same})")
+    over = (cli_gp[0] - floor_cvxpy[0], cli_gp[1] - floor_cvxpy[1])
+    print(f"(h) --solver gp: CLI {pair(cli_gp)} s = {ratio(cli_gp, floor)} the numpy floor, "
+          f"{pair(over)} s over 'import cvxpy'; 216 GP solves {pair(gp_cold)} s cold "
+          f"({structures} problem structures built) vs {pair(gp_cold_old)} s previous "
+          f"({ratio(gp_cold_old, gp_cold)}); warm {pair(gp_warm)} s vs {pair(gp_warm_old)} s "
+          f"previous ({ratio(gp_warm_old, gp_warm)})")
+    return out
+
+
+def main(quick: bool = False, repeat: int = 3) -> dict:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)  # one core, as the issue asks
@@ -125,9 +258,12 @@ def main(quick: bool = False) -> dict:
     print(f"(d) dollar objective: 1-D {usd_1d:,.0f} scenarios/s, GP (DPP) {usd_gp:,.0f}/s")
     print(f"(e) auto bits + auto gamma ({n_cand} configurations): optimize() "
           f"{1 / auto_1d:.2f} s with the 1-D solver, {1 / auto_gp:.2f} s with the GP")
+    out.update(issue12_rows(1 if quick else repeat))
     print(json.dumps(out))
     return out
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    argv = sys.argv[1:]
+    reps = int(argv[argv.index("--repeat") + 1]) if "--repeat" in argv else 3
+    main(quick="--quick" in argv, repeat=reps)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # keep equal to pyproject.toml [project] version
+__distribution__ = "llm-lifetime-planner"  # the name on the package index; imports stay planner
 
 _EXPORTS = {
     "Budget": "planner.budget",

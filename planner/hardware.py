@@ -1,6 +1,6 @@
-"""Hardware profiles: peak FLOP/s per precision, HBM, interconnect, power, price (REFERENCE §5).
+"""Hardware profiles: peak FLOP/s per precision, HBM, interconnect, power, price.
 
-Three numbers are kept apart (REFERENCE §5, "Efficiencies"):
+Three numbers are kept apart:
 * **spec**: the datasheet peak (dense, no 2:4 sparsity), ``peak_tflops`` and ``hbm_bandwidth``;
 * **achievable**: what a microbenchmark reaches, from the profile's ``measured:`` block
   (``planner bench``) or else ``spec × achievable_fraction``;
@@ -36,8 +36,8 @@ class _Strict(BaseModel):
 
 
 class AchievableFractions(_Strict):
-    """Microbenchmark ceilings as fractions of spec (REFERENCE §5: bf16 matmul A100 87%,
-    H100 80%; fp8 H100 71%; large HBM copy 85-90%)."""
+    """Microbenchmark ceilings as fractions of spec (bf16 matmul A100 87%, H100 80%; fp8 H100
+    71%; large HBM copy 85-90%)."""
 
     matmul: Fraction = 0.8
     matmul_fp8: Optional[Fraction] = None
@@ -45,7 +45,8 @@ class AchievableFractions(_Strict):
 
 
 class WorkloadEfficiency(_Strict):
-    """Fractions of spec that serving workloads reach (REFERENCE §5 defaults)."""
+    """Fractions of spec that serving workloads reach (defaults from measured serving kernels:
+    docs/serving-model.md)."""
 
     prefill_mfu: Fraction = 0.65
     decode_mfu: Fraction = 0.65  # compute-bound decode steps (large batch)
@@ -90,7 +91,15 @@ class HardwareProfile(_Strict):
     hbm_bandwidth_gb_per_s: Positive
     link: str = ""
     link_bandwidth_gb_per_s: Optional[Positive] = None  # GPU-to-GPU, bidirectional
+    link_kind: Optional[Literal["nvlink", "pcie", "infinity-fabric"]] = None
+    link_latency_us: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 10.0  # per collective
+    link_source: str = ""
+    hbm_capacity_bytes: Optional[Positive] = None  # what the device really has (driver-reported)
+    hbm_capacity_source: str = ""
     tdp_watts: Positive
+    idle_watts: Optional[Positive] = None  # powered, no work; absent: TDP
+    decode_watts: Optional[Positive] = None  # memory-bound decode; absent: TDP
+    power_source: str = ""
     price_usd_per_hour: Positive
     price_date: str = ""
     price_source: str = ""
@@ -112,7 +121,28 @@ class HardwareProfile(_Strict):
 
     @property
     def hbm_bytes(self) -> float:
+        """Device memory in bytes: ``hbm_capacity_bytes`` when the profile gives it (an
+        "80 GB" part holds 80 GiB less what the driver reserves), else ``hbm_gb × 1e9``."""
+        if self.hbm_capacity_bytes is not None:
+            return float(self.hbm_capacity_bytes)
         return self.hbm_gb * 1e9
+
+    @property
+    def link_bandwidth_per_direction(self) -> float:
+        """GPU-to-GPU bytes/s in one direction: half the bidirectional datasheet figure; PCIe
+        4.0 x16 (32 GB/s, PCI-SIG) when the profile gives no link."""
+        if self.link_bandwidth_gb_per_s is None:
+            return 32e9
+        return self.link_bandwidth_gb_per_s * 1e9 / 2.0
+
+    def phase_watts(self, phase: str) -> float:
+        """Power draw of one phase (watts): ``idle``, ``decode`` (memory-bound) or anything
+        else (compute-bound: TDP).  Missing figures fall back to TDP."""
+        if phase == "idle" and self.idle_watts is not None:
+            return float(self.idle_watts)
+        if phase == "decode" and self.decode_watts is not None:
+            return float(self.decode_watts)
+        return float(self.tdp_watts)
 
     @property
     def hbm_bandwidth(self) -> float:
@@ -155,7 +185,8 @@ class HardwareProfile(_Strict):
         return self.tdp_watts / 1000.0
 
     def ridge_batch(self, precision: str = "bf16", weight_bits: float = 16) -> float:
-        """Decode batch where the roofline turns compute-bound: ``F·b_w/(16·BW)`` (REFERENCE §5)."""
+        """Decode batch where the weight-only roofline turns compute-bound: ``F·b_w/(16·BW)``
+        (KV bytes ignored; ``Roofline.ridge_batch`` counts them)."""
         return self.peak_flops(precision) * weight_bits / (16.0 * self.hbm_bandwidth)
 
 

@@ -15,6 +15,15 @@ JSON_SCHEMA_VERSION = 1
 EXTRAPOLATION_TOKENS_PER_PARAM = 1000.0  # Sardana et al. 2024: every law extrapolates beyond
 
 
+# quantities a plan reports only where they apply (null otherwise); see docs/json.md
+PLAN_EXTRA_KEYS = (
+    "weight_bits", "loss_penalty", "served_loss", "configuration", "speculative",  # serving
+    "epochs", "unique_tokens", "effective_tokens", "effective_params",  # repeated data
+    "uncertainty",  # law (and mapping) uncertainty
+    "training_plan",  # hardware budgets: hyperparameters, batch, parallel split, memory
+)
+
+
 @dataclass(frozen=True)
 class PlanPoint:
     """One model: parameters, training tokens, loss and lifetime cost (base units)."""
@@ -34,11 +43,14 @@ class PlanPoint:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        """The plan as JSON: the same keys for every kind of budget (docs/json.md); a key
+        whose quantity does not apply (no hardware, no repeated data, no uncertainty) is null."""
         d = asdict(self)
         extra = d.pop("extra")
         for k in ("costs", "serving", "constraints", "items"):
             if not d[k]:
-                d.pop(k)
+                d[k] = None
+        d.update({k: None for k in PLAN_EXTRA_KEYS})
         d.update(extra)
         return d
 
@@ -74,6 +86,9 @@ class PlanResult:
     budget_name: Optional[str] = None
     diagnostics: dict[str, Any] = field(default_factory=dict)
     configuration: Optional[dict[str, Any]] = None
+    # the Chinchilla-optimal model served plainly (16-bit weights, no speculative decoding);
+    # ``baseline`` is the Chinchilla-optimal model served with the plan's serving options
+    baseline_plain: Optional[PlanPoint] = None
 
     @property
     def ok(self) -> bool:
@@ -104,9 +119,13 @@ class PlanResult:
                    budget_name=budget_name)
 
     @property
-    def savings(self) -> dict[str, float]:
+    def savings(self) -> dict[str, Optional[float]]:
         if self.plan is None or self.baseline is None:
-            return {}
+            keys = ["flops", "fraction", "from_model_size", "from_serving_options",
+                    "against_plain_fraction"]
+            if self.objective_unit and self.objective_unit != "flops":
+                keys[2:2] = [self.objective_unit, "objective_fraction"]
+            return {k: None for k in keys}
         out = {
             "flops": self.baseline.total_flops - self.plan.total_flops,
             "fraction": _frac(self.baseline.total_flops - self.plan.total_flops,
@@ -116,6 +135,13 @@ class PlanResult:
             diff = self.baseline.objective - self.plan.objective
             out[self.objective_unit] = diff
             out["objective_fraction"] = _frac(diff, self.baseline.objective)
+        # the saving against the plainly served baseline, split: choosing the model size
+        # (same serving options on both sides) and the serving options themselves
+        plain = self.baseline_plain or self.baseline
+        out["from_model_size"] = self.baseline.objective - self.plan.objective
+        out["from_serving_options"] = plain.objective - self.baseline.objective
+        out["against_plain_fraction"] = _frac(plain.objective - self.plan.objective,
+                                              plain.objective)
         return out
 
     def to_dict(self) -> dict:
@@ -129,6 +155,7 @@ class PlanResult:
             "law": self.law,
             "plan": self.plan.to_dict() if self.plan else None,
             "baseline": self.baseline.to_dict() if self.baseline else None,
+            "baseline_plain": self.baseline_plain.to_dict() if self.baseline_plain else None,
             "savings": self.savings,
             "active_constraints": list(self.active_constraints),
             "binding_constraints": list(self.binding_constraints),
@@ -161,7 +188,7 @@ def law_summary(law: Law) -> dict[str, Any]:
 
 
 def extrapolation_warnings(law: Law, params: float, tokens: float, label: str = "plan") -> list[str]:
-    """Where the point lies outside what the law was fitted on (REFERENCE §1.1)."""
+    """Where the point lies outside what the law was fitted on (docs/laws.md)."""
     out = []
     ratio = tokens / params
     if ratio > EXTRAPOLATION_TOKENS_PER_PARAM:

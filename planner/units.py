@@ -76,11 +76,12 @@ UNIT_LABELS = {"flops": "FLOPs", "usd": "USD", "gpu_hours": "GPU-hours", "energy
 
 
 def format_objective(value: float, unit: str) -> str:
-    """An objective value with its unit: ``$1.2M``, ``3.2e+23 FLOPs``, ``1.7e+05 GPU-hours``."""
+    """An objective value with its unit: ``$1.2M``, ``3.2e+23 FLOPs``, ``166K GPU-hours``,
+    ``2.33M kWh``."""
     if value is None or not math.isfinite(value):
         return "—"
     if unit == "usd":
         return format_usd(value)
     if unit == "flops":
         return f"{format_sci(value)} FLOPs"
-    return f"{value:,.4g} {UNIT_LABELS.get(unit, unit)}"
+    return f"{format_count(value)} {UNIT_LABELS.get(unit, unit)}"

@@ -1,7 +1,7 @@
 """Strict YAML reading with line marks, and pydantic errors turned into ``file:line:col`` lines.
 
 PyYAML's ``safe_load`` reads ``1.5e12`` as a string, ``no`` as False and keeps the last of two
-duplicate keys (DESIGN.md, "Conventions").  This loader reads YAML 1.2-style floats and booleans,
+duplicate keys (YAML 1.1 resolution rules).  This loader reads YAML 1.2-style floats and booleans,
 rejects duplicate keys, and records where every value came from.
 """
 
@@ -181,6 +181,32 @@ def read_yaml(text: str, where: str = "<string>") -> tuple[Any, Marks]:
         raise InputError(f"{where}: nested too deeply; refused") from None
     finally:
         loader.dispose()
+
+
+def c_loader_safe(text: str, where: str) -> bool:
+    """True when libyaml's C composer may build ``text``: no control characters (refused here
+    with ``file:line:col``), nesting within ``MAX_YAML_DEPTH`` and no aliases, checked on the
+    C parser's events (iterative, so a 10,000-deep document cannot exhaust the C stack).
+    False sends the caller to :func:`read_yaml`, which refuses or words the problem."""
+    from planner.budget.limits import MAX_INPUT_BYTES, MAX_YAML_DEPTH
+
+    if len(text) > MAX_INPUT_BYTES:
+        return False
+    check_text(text, where)
+    depth = 0
+    try:
+        for ev in yaml.parse(text, Loader=yaml.CSafeLoader):
+            if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    return False
+            elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+            elif isinstance(ev, yaml.AliasEvent):
+                return False
+    except yaml.YAMLError:
+        return False
+    return True
 
 
 def read_text_file(path: str | Path) -> str:

@@ -150,7 +150,9 @@ def test_schema_and_laws():
     schema = json.loads(out)
     assert code == 0 and "target" in schema["properties"]
     code, out, _ = run("laws", "--json")
-    laws = json.loads(out)
+    doc = json.loads(out)
+    assert doc["schema_version"] == 1
+    laws = doc["laws"]
     assert laws["epoch2024"]["constants"]["B"] == 2085.43
     assert laws["hoffmann2022"]["constants"] == {"E": 1.69, "A": 406.4, "B": 410.7,
                                                  "alpha": 0.34, "beta": 0.28}
@@ -170,3 +172,14 @@ def test_real_entry_point_never_prints_a_traceback(tmp_path):
                          capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 3
     assert "Traceback" not in res.stderr and res.stderr.count("\n") == 1
+
+
+def test_cost_formulas_do_not_load_the_schema_or_heavy_libraries():
+    """The cost code reads plain set-up dataclasses: importing it loads neither the budget
+    schema (pydantic) nor cvxpy, scipy, matplotlib or torch."""
+    code = ("import sys, planner.costs.model, planner.costs.evaluate, planner.costs.setup; "
+            "bad = [m for m in ('pydantic', 'planner.budget', 'cvxpy', 'scipy', 'matplotlib', "
+            "'torch') if m in sys.modules]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"

@@ -37,7 +37,7 @@ def test_repeated_tokens_saturate_at_16_times_unique():
 
 
 def test_four_epochs_are_worth_about_93_percent():
-    """REFERENCE §1.3: ~4 epochs cost about 7% of the value of the tokens."""
+    """Muennighoff et al. 2023: ~4 epochs cost about 7% of the value of the tokens."""
     _, d_eff = LAW.effective(1e8, 4e9, 1e9)
     assert d_eff / 4e9 == pytest.approx((1 + 15.387756 * (1 - math.exp(-3 / 15.387756))) / 4)
     assert d_eff / 4e9 == pytest.approx(0.93, abs=0.005)

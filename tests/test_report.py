@@ -78,7 +78,7 @@ objective: flops
     c = r.plan.constraints["max_params"]
     assert f"{100 * c['slack']:.1f}%" in md
     assert "no MFU or price rows" in md  # a FLOPs budget says why the tornado is shorter
-    assert "| max_params | parameters ≤ max_params | 6e+09 | 6e+09 | 0.0% | yes |" in md
+    assert "| max_params | parameters ≤ max_params | 6e+09 | 6e+09 | params | 0.0% | yes |" in md
     # nearby sizes: half the plan cannot reach the loss (N_min = (A/(L − E))^(1/α) = 3.4B),
     # larger models break the binding cap, a smaller one costs more
     rows = {x["label"]: x for x in a.review.nearby}

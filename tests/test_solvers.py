@@ -76,11 +76,11 @@ def test_kaplan_goes_through_the_gp_via_its_posynomial_transform(target, tokens)
 def test_zero_demand_is_the_closed_form_chinchilla_optimum(law, loss_above_E):
     loss = law.E + loss_above_E
     sol = solve_iso_loss(flops_scenario(law, loss, 0.0))
-    # REFERENCE §1.1: N_opt = G·(C/6)^(β/(α+β)), D_opt = G^-1·(C/6)^(α/(α+β)) at C = 6ND
+    # Hoffmann et al. 2022: N_opt = G·(C/6)^(β/(α+β)), D_opt = G^-1·(C/6)^(α/(α+β)) at C = 6ND
     n_cf, d_cf = law.compute_optimal(6 * sol.params * sol.tokens)
     assert sol.params == pytest.approx(float(n_cf), rel=1e-9)
     assert sol.tokens == pytest.approx(float(d_cf), rel=1e-9)
-    # and x = A·N^-α equals x0 = β(L* − E)/(α + β) (REFERENCE §4)
+    # and x = A·N^-α equals x0 = β(L* − E)/(α + β) (docs/optimizer.md)
     x0 = law.beta * loss_above_E / (law.alpha + law.beta)
     assert law.A * sol.params ** -law.alpha == pytest.approx(x0, rel=1e-9)
     gp = solve_gp(flops_scenario(law, loss, 0.0))

@@ -212,6 +212,22 @@ class Comparison:
         m.append(Metric("law", col(lambda e, p, r: r.law["name"]), "text"))
         return m
 
+    def rows(self) -> list[dict[str, Any]]:
+        """One flat dict per scenario (the CSV): its name, status, then the plan's (or the
+        fixed model's) scalar fields, as a sweep's rows."""
+        from planner.analysis.sweep import plan_row
+
+        out = []
+        for e in self.entries:
+            row: dict[str, Any] = {"scenario": e.name, "source": e.source or "",
+                                   "status": "error" if e.error else "optimal"}
+            if e.error:
+                row["message"] = e.error
+            elif e.result is not None:
+                row.update(plan_row(e.result, e.fixed))
+            out.append(row)
+        return out
+
     def to_dict(self) -> dict:
         from planner.plan import JSON_SCHEMA_VERSION
 

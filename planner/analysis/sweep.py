@@ -212,13 +212,21 @@ class SweepResult:
 
 
 def flat_row(point: SweepPoint) -> dict[str, Any]:
+    """A sweep point as one CSV row: its inputs, status, then the plan's scalar fields."""
     row: dict[str, Any] = dict(point.inputs)
     row["status"] = point.status
-    r = point.result
-    if r is None:
+    if point.result is None:
         row["message"] = point.error
         return row
-    p = r.plan
+    row.update(plan_row(point.result))
+    return row
+
+
+def plan_row(r, point=None) -> dict[str, Any]:
+    """The scalar fields of a result's plan (or of ``point``, a fixed model costed under the
+    same budget) as flat CSV columns with units in their names."""
+    p = point if point is not None else r.plan
+    row: dict[str, Any] = {}
     row.update({"params": p.params, "train_tokens": p.train_tokens,
                 "tokens_per_param": p.tokens_per_param, "loss_nats_per_token": p.loss,
                 f"objective_{r.objective_unit}": p.objective,

@@ -2,9 +2,12 @@
 solver) and price the point-estimate plan under each (expected regret).
 
 Samples come from a fitted law's bootstrap (``planner fit --bootstrap``), or, for the
-``epoch2024`` preset, from normal draws with its published standard errors (REFERENCE §1.1:
+``epoch2024`` preset, from normal draws with its published standard errors (Besiroglu et al. 2024, arXiv 2404.10102:
 E 0.03, A 124.58, B 1293.23, α 0.02, β 0.02; independent, so wider than the bootstrap's
-correlated cloud).  The target loss stays the point estimate's.
+correlated cloud).  The target loss stays the point estimate's, except for a downstream-error
+target whose mapping has bootstrap samples: each sample then also gets its own target loss
+(``planner.laws.downstream.uncertainty_samples``).  All samples of a posynomial law are
+re-planned in one stacked call of the vectorised solver.
 """
 
 from __future__ import annotations
@@ -76,8 +79,18 @@ def _by_sample(problem, solution, consts: np.ndarray, candidate: int):
 
 
 def _summary(n_samples, source, unit, params, tokens, objective, cost, feasible, both):
+    """The uncertainty block of a plan.  The regret of the point plan is led by its median and
+    P90: the mean is dominated by the few samples under which the planned N barely reaches the
+    target (a long tail), so it is reported with that tail's size (``regret_tail_share``: the
+    share of the mean contributed by samples above the P90)."""
     regret = np.where(both, cost - objective, np.nan)
-    return {
+    with np.errstate(all="ignore"):
+        frac = regret / objective
+    p90 = float(np.nanpercentile(frac, 90)) if np.any(both) else float("nan")
+    mean = float(np.nanmean(frac)) if np.any(both) else float("nan")
+    tail = (float(np.nansum(np.where(frac > p90, frac, 0.0)) / np.nansum(frac))
+            if np.any(both) and np.nansum(frac) > 0 else float("nan"))
+    out = {
         "n_samples": int(n_samples),
         "source": source,
         "params": _pcts(np.where(feasible, params, np.nan)),
@@ -86,13 +99,13 @@ def _summary(n_samples, source, unit, params, tokens, objective, cost, feasible,
         "objective_unit": unit,
         "point_plan_objective": _pcts(np.where(both, cost, np.nan)),
         "expected_regret": float(np.nanmean(regret)) if np.any(both) else float("nan"),
-        "expected_regret_fraction": float(np.nanmean(regret / objective))
-        if np.any(both) else float("nan"),
-        # the mean is dominated by samples under which the planned N barely reaches the target
-        "median_regret_fraction": float(np.nanmedian(regret / objective))
-        if np.any(both) else float("nan"),
+        "median_regret_fraction": float(np.nanmedian(frac)) if np.any(both) else float("nan"),
+        "p90_regret_fraction": p90,
+        "regret_tail_share": tail,
         "infeasible_fraction": float(1.0 - np.mean(both)),
     }
+    out["expected_regret_fraction"] = mean
+    return out
 
 
 def plan_uncertainty(problem, solution, samples: int = 1000, seed: int = 0,
@@ -107,39 +120,25 @@ def plan_uncertainty(problem, solution, samples: int = 1000, seed: int = 0,
         params, tokens, objective, cost, feasible, holds = out
         return _summary(len(consts), source, unit, params, tokens, objective, cost, feasible,
                         feasible & holds)
-    from planner.optimize.iso_loss import _Curve, solve_iso_loss
+    from planner.laws.downstream import uncertainty_samples
+    from planner.optimize.iso_loss import solve_iso_loss
 
-    consts, source = law_samples(problem.law, samples, seed)
+    # target losses: the point target, or one per sample of a downstream mapping's bootstrap
+    consts, limit, source = uncertainty_samples(problem, samples, seed, law_samples)
     E, A, B, alpha, beta = consts.T
     sc = problem.candidates[candidate].scenario
-    limit = np.full(len(E), float(sc.loss.limit))
+    ok = np.isfinite(limit) & (limit > E)
+    limit = np.where(ok, limit, E + 1.0)  # unreachable samples: placeholder, masked by ok
     batch = replace(sc, loss=PosyLoss(E, A, alpha, B, beta, limit))
-    ok = limit > E
     opt = solve_iso_loss(batch)
     feasible = (opt.status == "optimal") & ok
     # the point plan under each sample: same N, D on that sample's iso-loss curve
-    curve = _Curve(batch, (len(E),))
+    curve = batch.loss_constraint
     with np.errstate(all="ignore"):
         n, d, _ = curve.at(np.full(len(E), np.log(solution.params)))
         cost = sc.objective_value(n, d)
         holds = np.isfinite(d)
         for c in sc.constraints:
             holds &= c.item.value(n, d) <= np.asarray(c.limit) * (1 + 1e-9)
-    both = feasible & holds
-    regret = np.where(both, cost - opt.objective, np.nan)
-    return {
-        "n_samples": int(len(E)),
-        "source": source,
-        "params": _pcts(np.where(feasible, opt.params, np.nan)),
-        "train_tokens": _pcts(np.where(feasible, opt.tokens, np.nan)),
-        "objective": _pcts(np.where(feasible, opt.objective, np.nan)),
-        "objective_unit": sc.objective_unit,
-        "point_plan_objective": _pcts(np.where(both, cost, np.nan)),
-        "expected_regret": float(np.nanmean(regret)) if np.any(both) else float("nan"),
-        "expected_regret_fraction": float(np.nanmean(regret / opt.objective))
-        if np.any(both) else float("nan"),
-        # the mean is dominated by samples under which the planned N barely reaches the target
-        "median_regret_fraction": float(np.nanmedian(regret / opt.objective))
-        if np.any(both) else float("nan"),
-        "infeasible_fraction": float(1.0 - np.mean(both)),
-    }
+    return _summary(len(E), source, sc.objective_unit, opt.params, opt.tokens, opt.objective,
+                    cost, feasible, feasible & holds)

@@ -3,7 +3,7 @@
 Three parts, each importable without torch:
 
 * :mod:`planner.bench.nvml`: what the driver reports (name, UUID, clocks, power); never raises.
-* :mod:`planner.bench.cuda`: the GPU backend (torch, imported lazily; extra ``planner[gpu]``).
+* :mod:`planner.bench.cuda`: the GPU backend (torch, imported lazily; extra ``gpu``: ``pip install '.[gpu]'`` in a checkout).
 * :mod:`planner.bench.cpu`: the same measurements on the CPU with numpy, so the whole code path
   runs (and is tested) on any machine.
 

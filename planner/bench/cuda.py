@@ -1,6 +1,6 @@
 """The GPU backend: cuBLAS matmul throughput per precision and HBM bandwidth, through torch.
 
-torch is an optional extra (``pip install 'planner[gpu]'``) and is imported inside the functions
+torch is an optional extra (``pip install torch``, or ``pip install '.[gpu]'`` in a checkout) and is imported inside the functions
 here, never at module import.  The method (see :mod:`planner.bench`):
 
 * matmul ``C = A @ B`` with ``torch.matmul(A, B, out=C)`` (the output is written every
@@ -55,7 +55,8 @@ def torch_installed() -> bool:
 def availability() -> tuple[bool, str]:
     """``(True, "")`` when torch sees a CUDA device, else ``(False, one-line reason)``."""
     if not torch_installed():
-        return False, "torch is not installed (pip install 'planner[gpu]')"
+        return False, ("torch is not installed (pip install torch, or pip install '.[gpu]' in a "
+                       "planner checkout)")
     try:
         import torch  # noqa: PLC0415 - optional and slow to import
     except Exception as exc:  # noqa: BLE001

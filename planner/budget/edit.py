@@ -6,7 +6,7 @@ Field conveniences (docs/review.md):
 * ``inference.tokens`` on a budget whose demand is requests × tokens per request scales the
   requests (or ``requests_per_month``), keeping the request shape;
   ``inference.requests`` on a budget with ``requests_per_month`` × ``months`` scales the rate;
-* ``target.loss`` replaces a ``target.match`` and ``target.match.*`` replaces a ``target.loss``;
+* ``target.loss``, ``target.match.*`` and ``target.downstream.*`` each replace the other two;
 * ``law.<constant>`` on a preset law expands the preset into inline constants first;
 * ``train.hardware.<field>`` / ``serve.hardware.<field>`` on a named profile become an inline
   profile that ``extends:`` it (e.g. ``serve.hardware.price_usd_per_hour``).
@@ -97,10 +97,8 @@ def set_field(data: dict, path: str, value: Any, budget: Optional[Budget] = None
                              "vary inference.tokens instead")
     if head == "target" and len(keys) >= 2:
         tgt = dict(data.get("target") or {})
-        if keys[1] == "loss":
-            tgt.pop("match", None)
-        elif keys[1] == "match":
-            tgt.pop("loss", None)
+        for other in {"loss", "match", "downstream"} - {keys[1]}:  # one way to give the target
+            tgt.pop(other, None)
         data = {**data, "target": tgt}
     if head == "law" and len(keys) == 2:
         spec = data.get("law")

@@ -78,9 +78,10 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
                   "compute-optimal token count for its size).",
     },
     "Target": {
-        "__doc__": "Quality to reach: give exactly one of loss or match.",
+        "__doc__": "Quality to reach: give exactly one of loss, match or downstream.",
         "loss": "Target loss, nats/token.",
         "match": "The loss of a reference model under the budget's law.",
+        "downstream": "A benchmark error to reach, turned into a loss by a mapping.",
     },
     "TokensPerRequest": {
         "input": "Prompt tokens per request (tokens).",
@@ -103,6 +104,14 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "seq_len": "Training sequence length, tokens.",
         "deadline_days": "Longest training wall-clock time, days (needs gpus or max_gpus).",
         "max_train_usd": "Most training dollars, USD.",
+        "hyperparameters": "Hyperparameter law of the training plan: step-law, deepseek2024 or "
+                           "none (docs/training-plan.md).",
+        "optimizer": "Optimizer state: adamw (2+2+12 bytes/parameter) or adamw-fp32 (4+4+8).",
+        "zero_stage": "ZeRO stage 0-3 (Rajbhandari et al. 2020, arXiv 1910.02054).",
+        "activation_recompute": "Activation recomputation: none, selective or full.",
+        "max_tensor_parallel": "Largest tensor-parallel degree (GPUs; 8 is one NVLink node).",
+        "max_pipeline_parallel": "Largest pipeline-parallel degree (stages).",
+        "micro_batch_sequences": "Sequences per micro-batch per data-parallel rank (count).",
     },
     "SpeculativeSpec": {
         "acceptance": "Per-token acceptance rate of draft tokens, fraction (0-1) (Leviathan "
@@ -113,6 +122,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "max_gamma": "Largest draft length auto tries (count).",
         "train_draft": "Cost training the draft model too.",
         "draft_train_tokens": "Draft training tokens (count).",
+        "draft_step_overhead_s": "Fixed time of one draft step, seconds (default: the "
+                                 "profile's step overhead).",
     },
     "ServeSpec": {
         "hardware": "Serving accelerator: a profile name, a .yaml path, or inline fields.",
@@ -131,6 +142,15 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "max_time_to_first_token_ms": "Latency SLO: time to first token, milliseconds "
                                       "(needs request-shaped demand).",
         "speculative": "Speculative decoding with a draft model.",
+        "billing": "provisioned (every provisioned GPU-hour is paid) or busy (busy GPU-hours "
+                   "only).",
+        "peak_to_mean": "Peak-to-mean request rate (ratio ≥ 1); replicas are sized for the peak.",
+        "load_profile": "Relative request rates over a period (hourly or daily, ≥ 2 values); "
+                        "peak-to-mean is max/mean.",
+        "target_utilization": "Busy fraction of a replica at the peak rate (0-1].",
+        "min_replicas": "Replicas kept up at all times (count; 0 scales to zero).",
+        "cold_start_s": "Time to start a stopped replica, seconds.",
+        "keep_alive_s": "Idle time before a replica is stopped (with min_replicas: 0), seconds.",
     },
     "ModelSpec": {
         "params": "Parameters of the pinned model (count; 6.74B).",
@@ -139,7 +159,26 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "n_heads": "Attention heads (count).",
         "n_kv_heads": "Key/value heads (count; grouped-query attention).",
         "vocab": "Vocabulary size (tokens).",
+        "pins": "A partial shape with params free (the shape rule follows these pins).",
     },
+    "ShapePins": {
+        "n_layer": "Transformer layers (count).",
+        "d_model": "Hidden size (count).",
+        "aspect_ratio": "d_model / n_layer (ratio).",
+        "head_dim": "Attention head size (count).",
+        "n_heads": "Attention heads (count).",
+        "n_kv_heads": "Key/value heads (count).",
+        "gqa_ratio": "n_heads / n_kv_heads (ratio).",
+        "vocab": "Vocabulary size (tokens).",
+    },
+    "DownstreamTarget": {
+        "error": "Average top-1 error to reach, a fraction (0-1) (Gadre et al. 2024, arXiv "
+                 "2403.08540).",
+        "mapping": "Error-vs-loss mapping: a preset name (planner downstream-presets) or "
+                   "{file: mapping.yaml} from planner fit-downstream.",
+    },
+    "MappingFile": {"file": "Path of a mapping file written by planner fit-downstream "
+                            "(relative to the budget file)."},
     "Bounds": {
         "max_params": "Most parameters (count).",
         "min_params": "Fewest parameters (count).",
@@ -219,6 +258,33 @@ def _widen_quantity(prop: dict) -> dict:
     return prop
 
 
+def _named_strings(raw: dict, defs: dict) -> None:
+    """Shipped names as enums: ``model: llama-3-8b`` (and ``model.preset``), downstream
+    mapping presets."""
+    try:
+        from planner.models import KNOWN_MODELS
+
+        models = sorted(KNOWN_MODELS)
+    except ImportError:  # pragma: no cover - a planner without shipped model shapes
+        models = []
+    if models and "model" in raw["properties"]:
+        prop = raw["properties"]["model"]
+        prop.setdefault("anyOf", []).insert(0, {"type": "string", "enum": models,
+                                                "description": "A shipped model shape."})
+        preset = defs.get("ModelSpec", {}).get("properties", {}).get("preset")
+        for branch in (preset or {}).get("anyOf", []):
+            if branch.get("type") == "string":
+                branch["enum"] = models
+    try:
+        from planner.laws.downstream import PRESET_NAMES
+    except ImportError:  # pragma: no cover
+        return
+    mapping = defs.get("DownstreamTarget", {}).get("properties", {}).get("mapping")
+    for branch in (mapping or {}).get("anyOf", []):
+        if branch.get("type") == "string":
+            branch["enum"] = sorted(PRESET_NAMES)
+
+
 def budget_schema() -> dict:
     """The Draft 2020-12 JSON Schema of a budget file."""
     from planner.budget.schema import Budget
@@ -262,6 +328,7 @@ def budget_schema() -> dict:
     if unc is not None and "anyOf" in unc:
         unc["anyOf"].append({"type": "boolean", "description": "true: 1000 samples, seed 0; "
                              "false: none."})
+    _named_strings(raw, defs)
     raw["properties"]["scenarios"] = {
         "type": ["object", "array"],
         "description": "planner compare only: scenario name → overrides merged onto the rest "

@@ -19,6 +19,7 @@ from pydantic import (
     PrivateAttr,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -173,19 +174,48 @@ class MatchTarget(StrictModel):
     tokens: Optional[Quantity] = None  # absent: the compute-optimal model of that size
 
 
+class MappingFile(StrictModel):
+    """A downstream mapping file written by ``planner fit-downstream`` (path relative to the
+    budget file)."""
+
+    file: str
+
+
+def _mapping_spec(v: Any) -> Any:
+    if isinstance(v, str) or (isinstance(v, dict) and set(v) == {"file"}) \
+            or isinstance(v, MappingFile):
+        return v
+    raise ValueError("expected a preset name (planner downstream-presets) or {file: PATH}")
+
+
+class DownstreamTarget(StrictModel):
+    """Average top-1 error (a fraction) to reach, turned into a loss through a mapping
+    ``Err(L) = ε − k·exp(−γ·L)`` (Gadre et al. 2024, arXiv 2403.08540): a preset name
+    (``planner.laws.downstream.PRESET_NAMES``) or ``{file: mapping.yaml}``."""
+
+    error: Annotated[float, BeforeValidator(_finite), Field(gt=0, lt=1, allow_inf_nan=False)]
+    mapping: Annotated[Union[str, MappingFile], BeforeValidator(_mapping_spec)]
+
+
 class Target(StrictModel):
     loss: Optional[Annotated[float, BeforeValidator(_finite),
                              Field(gt=0, le=MAX_LOSS_NATS)]] = None
     match: Optional[MatchTarget] = None
+    downstream: Optional[DownstreamTarget] = None
 
     @model_validator(mode="after")
     def _one(self) -> "Target":
-        if (self.loss is None) == (self.match is None):
-            raise ValueError("give exactly one of 'loss' or 'match'")
+        if sum(x is not None for x in (self.loss, self.match, self.downstream)) != 1:
+            raise ValueError("give exactly one of 'loss', 'match' or 'downstream'")
         return self
 
 
 # ---- inference demand -----------------------------------------------------------------------
+DEFAULT_TOKENS_PER_REQUEST = (1000.0, 250.0)
+"""Request shape assumed for demand given as a token total (4:1 input:output, an assumption
+stated in the plan; give ``tokens_per_request`` to replace it)."""
+
+
 class TokensPerRequest(StrictModel):
     input: NonNegQuantity = 0.0
     output: NonNegQuantity = 0.0
@@ -227,30 +257,49 @@ class Inference(StrictModel):
 
     @model_validator(mode="after")
     def _shape(self) -> "Inference":
-        by_requests = self.requests is not None or self.tokens_per_request is not None
-        if self.tokens is not None and by_requests:
-            raise ValueError("give either 'tokens' or 'requests' with 'tokens_per_request'")
-        if self.tokens is None and not by_requests:
+        if self.tokens is not None and self.requests is not None:
+            raise ValueError("give either 'tokens' (optionally with 'tokens_per_request', the "
+                             "request shape) or 'requests' with 'tokens_per_request'")
+        if self.tokens is None and self.requests is None and self.tokens_per_request is None:
             raise ValueError("give 'tokens' or 'requests' with 'tokens_per_request'")
-        if by_requests and (self.requests is None or self.tokens_per_request is None):
+        if self.tokens is None and (self.requests is None or self.tokens_per_request is None):
             raise ValueError("'requests' and 'tokens_per_request' go together")
+        if self.tokens is not None and self.tokens_per_request is not None and (
+                self.tokens_per_request.input + self.tokens_per_request.output) <= 0:
+            raise ValueError("'tokens_per_request' must have input + output > 0")
         return self
 
     @property
+    def request_shape(self) -> tuple[float, float, str]:
+        """(input, output) tokens per request and where the split came from: given, or for a
+        token total without ``tokens_per_request`` the documented default
+        ``DEFAULT_TOKENS_PER_REQUEST`` (docs/serving-model.md)."""
+        if self.tokens_per_request is not None:
+            return (self.tokens_per_request.input, self.tokens_per_request.output, "given")
+        i, o = DEFAULT_TOKENS_PER_REQUEST
+        return (i, o, f"default split: {i:g} input + {o:g} output tokens per request")
+
+    @property
+    def lifetime_requests(self) -> float:
+        """Requests over the lifetime (a token total divided by the request shape)."""
+        if self.tokens is None:
+            return self.requests
+        i, o, _ = self.request_shape
+        return self.tokens / (i + o)
+
+    @property
     def input_tokens(self) -> float:
-        """Lifetime prompt tokens (all of ``tokens`` when demand is given as a total)."""
-        if self.tokens is not None:
-            return self.tokens
-        return self.requests * self.tokens_per_request.input
+        """Lifetime prompt tokens (a token total split by the request shape)."""
+        return self.lifetime_requests * self.request_shape[0]
 
     @property
     def output_tokens(self) -> float:
-        if self.tokens is not None:
-            return 0.0
-        return self.requests * self.tokens_per_request.output
+        return self.lifetime_requests * self.request_shape[1]
 
     @property
     def total_tokens(self) -> float:
+        if self.tokens is not None:
+            return self.tokens
         return self.input_tokens + self.output_tokens
 
     @property
@@ -264,7 +313,7 @@ HardwareRef = Union[str, dict]
 
 
 class TrainSpec(StrictModel):
-    """Training cluster: hardware, size, MFU and limits (REFERENCE §3.1)."""
+    """Training cluster: hardware, size, MFU and limits (docs/cost-model.md)."""
 
     hardware: HardwareRef = "h100-sxm"
     gpus: Optional[Annotated[int, Field(gt=0)]] = None
@@ -274,6 +323,14 @@ class TrainSpec(StrictModel):
     seq_len: Annotated[int, Field(gt=0)] = 4096
     deadline_days: Optional[PositiveFloat] = None
     max_train_usd: Optional[PositiveFloat] = None
+    # the training plan (planner.training, docs/training-plan.md)
+    hyperparameters: Literal["step-law", "deepseek2024", "none"] = "step-law"
+    optimizer: Literal["adamw", "adamw-fp32"] = "adamw"  # 2+2+12 or 4+4+8 bytes/parameter
+    zero_stage: Literal[0, 1, 2, 3] = 1  # Rajbhandari et al. 2020 (arXiv 1910.02054)
+    activation_recompute: Literal["none", "selective", "full"] = "selective"
+    max_tensor_parallel: Annotated[int, Field(gt=0)] = 8  # one NVLink node
+    max_pipeline_parallel: Annotated[int, Field(gt=0)] = 1
+    micro_batch_sequences: Annotated[int, Field(gt=0)] = 1
 
     @model_validator(mode="after")
     def _gpus(self) -> "TrainSpec":
@@ -295,6 +352,8 @@ class SpeculativeSpec(StrictModel):
     max_gamma: Annotated[int, Field(ge=1, le=32)] = 8
     train_draft: bool = False
     draft_train_tokens: Optional[Quantity] = None
+    # fixed overhead of each draft step, seconds (default: the profile's step_overhead_s)
+    draft_step_overhead_s: Optional[Annotated[float, Field(ge=0, allow_inf_nan=False)]] = None
 
     @model_validator(mode="after")
     def _draft(self) -> "SpeculativeSpec":
@@ -307,7 +366,7 @@ WeightBits = Literal[16, 8, 6, 5, 4, 3]
 
 
 class ServeSpec(StrictModel):
-    """Serving: hardware, batch, precision, latency SLOs (REFERENCE §3.2-3.3)."""
+    """Serving: hardware, batch, precision, latency SLOs (docs/cost-model.md)."""
 
     hardware: HardwareRef = "h100-sxm"
     batch_size: Annotated[int, Field(gt=0)] = 64
@@ -323,6 +382,31 @@ class ServeSpec(StrictModel):
     max_time_per_output_token_ms: Optional[PositiveFloat] = None
     max_time_to_first_token_ms: Optional[PositiveFloat] = None
     speculative: Optional[SpeculativeSpec] = None
+    # capacity (planner.costs.capacity; docs/serving-model.md)
+    billing: Literal["provisioned", "busy"] = "provisioned"
+    peak_to_mean: Annotated[float, BeforeValidator(_finite), Field(ge=1)] = 1.0
+    load_profile: Optional[list[Annotated[float, Field(ge=0, allow_inf_nan=False)]]] = None
+    target_utilization: Fraction = 0.8
+    min_replicas: Annotated[int, Field(ge=0)] = 1
+    cold_start_s: Annotated[float, BeforeValidator(_finite), Field(ge=0)] = 60.0
+    keep_alive_s: Annotated[float, BeforeValidator(_finite), Field(ge=0)] = 300.0
+
+    @property
+    def peak_factor(self) -> float:
+        """Peak-to-mean request rate: ``max/mean`` of ``load_profile`` when given."""
+        if self.load_profile:
+            return max(self.load_profile) / (sum(self.load_profile) / len(self.load_profile))
+        return self.peak_to_mean
+
+    @model_validator(mode="after")
+    def _load(self) -> "ServeSpec":
+        if self.load_profile is not None:
+            if "peak_to_mean" in self.model_fields_set:
+                raise ValueError("give 'peak_to_mean' or 'load_profile', not both")
+            if len(self.load_profile) < 2 or sum(self.load_profile) <= 0:
+                raise ValueError("'load_profile' needs at least 2 relative rates with a "
+                                 "positive sum (e.g. 24 hourly values)")
+        return self
 
     @model_validator(mode="after")
     def _simple(self) -> "ServeSpec":
@@ -332,18 +416,84 @@ class ServeSpec(StrictModel):
         return self
 
 
-class ModelSpec(StrictModel):
-    """Pin the model: its parameter count (and optionally shape) is costed, not optimised."""
+class ShapePins(StrictModel):
+    """A partial shape (``model:`` without ``params``): N stays free, the shape rule follows
+    these pins (planner.training.shape)."""
 
-    params: Quantity
+    n_layer: Optional[Annotated[int, Field(gt=0)]] = None
+    d_model: Optional[Annotated[int, Field(gt=0)]] = None
+    aspect_ratio: Optional[PositiveFloat] = None  # d_model / n_layer
+    head_dim: Optional[Annotated[int, Field(gt=0)]] = None
+    n_heads: Optional[Annotated[int, Field(gt=0)]] = None
+    n_kv_heads: Optional[Annotated[int, Field(gt=0)]] = None
+    gqa_ratio: Optional[Annotated[int, Field(gt=0)]] = None  # n_heads / n_kv_heads
+    vocab: Optional[Annotated[int, Field(gt=0)]] = None
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> "ShapePins":
+        given = [k for k in ("n_layer", "d_model", "aspect_ratio") if getattr(self, k)]
+        if len(given) > 1:
+            raise ValueError("pin at most one of 'n_layer', 'd_model', 'aspect_ratio' when "
+                             "'params' is free (two would fix N)")
+        if self.n_heads is not None and self.head_dim is not None:
+            raise ValueError("give 'n_heads' or 'head_dim', not both")
+        if self.n_kv_heads is not None and self.gqa_ratio is not None:
+            raise ValueError("give 'n_kv_heads' or 'gqa_ratio', not both")
+        return self
+
+
+_PIN_KEYS = ("n_layer", "d_model", "aspect_ratio", "head_dim", "n_heads", "n_kv_heads",
+             "gqa_ratio", "vocab")
+
+
+class ModelSpec(StrictModel):
+    """Pin the model: its parameter count (and optionally shape) is costed, not optimised.
+
+    ``preset: llama-3-8b`` (or just ``model: llama-3-8b``) takes a shipped shape and
+    ``config: path/config.json`` reads a Hugging Face config from disk (relative to the budget
+    file); both fill the fields below from the shape (planner.models, docs/models.md)."""
+
+    preset: Optional[str] = Field(None, description="a shipped model shape: llama-2-7b, "
+                                  "llama-2-13b, llama-2-70b, llama-3-8b, llama-3-70b, mistral-7b")
+    config: Optional[str] = Field(None, description="path to a Hugging Face config.json "
+                                  "(relative to the budget file); dense models only")
+    params: Optional[Quantity] = None
     n_layer: Optional[Annotated[int, Field(gt=0)]] = None
     d_model: Optional[Annotated[int, Field(gt=0)]] = None
     n_heads: Optional[Annotated[int, Field(gt=0)]] = None
     n_kv_heads: Optional[Annotated[int, Field(gt=0)]] = None
     vocab: Optional[Annotated[int, Field(gt=0)]] = None
+    pins: Optional[ShapePins] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _partial(cls, data: Any) -> Any:
+        # without params the shape keys constrain the rule instead of pinning N (costs/model.py
+        # reads n_layer/d_model as a full given shape, so they move to ``pins``)
+        if isinstance(data, dict) and "params" not in data and "pins" not in data:
+            extra = [k for k in data if k not in _PIN_KEYS]
+            if not extra:
+                return {"pins": dict(data)}
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, dict) and ("preset" in data or "config" in data):
+            from planner.models import resolve_model
+
+            base = (info.context or {}).get("base_dir")
+            data = resolve_model(data, base)  # ConfigError is a ValueError: one line
+        return data
 
     @model_validator(mode="after")
     def _shape(self) -> "ModelSpec":
+        if self.params is None:
+            if self.pins is None:
+                raise ValueError("give 'params' (with an optional shape), shape pins such as "
+                                 "'n_layer' (N stays free), a known model ('preset: "
+                                 "llama-3-8b') or 'config: path/to/config.json'")
+            return self
         if (self.n_layer is None) != (self.d_model is None):
             raise ValueError("'n_layer' and 'd_model' go together")
         if self.n_kv_heads is not None and self.n_heads is None:
@@ -351,6 +501,10 @@ class ModelSpec(StrictModel):
         if self.n_heads and self.n_kv_heads and self.n_heads % self.n_kv_heads:
             raise ValueError("'n_heads' must be a multiple of 'n_kv_heads'")
         return self
+
+
+def _model_from_str(v: Any) -> Any:
+    return {"preset": v} if isinstance(v, str) else v
 
 
 class Bounds(StrictModel):
@@ -399,7 +553,7 @@ class Budget(StrictModel):
     constraints: Bounds = Field(default_factory=Bounds)
     train: Optional[TrainSpec] = None
     serve: Optional[ServeSpec] = None
-    model: Optional[ModelSpec] = None
+    model: Annotated[Optional[ModelSpec], BeforeValidator(_model_from_str)] = None
     solver: Literal["auto", "gp", "iso_loss"] = "auto"
     data: Optional[DataSpec] = None
     uncertainty: Annotated[Optional[UncertaintySpec], BeforeValidator(_uncertainty)] = None
@@ -407,7 +561,8 @@ class Budget(StrictModel):
     @model_validator(mode="after")
     def _cross(self) -> "Budget":
         """Checks across blocks that need no law file, profile or solver."""
-        if self.uncertainty is not None and not isinstance(self.law, LawFile):
+        if (self.uncertainty is not None and not isinstance(self.law, LawFile)
+                and getattr(self.target, "downstream", None) is None):  # a mapping may have it
             from planner.analysis.uncertainty import PUBLISHED_SE
 
             name = self.law.preset if isinstance(self.law, PresetLaw) else self.law.name
@@ -495,7 +650,8 @@ def budget_from_data(data: Any, marks: Marks | None = None, where: str = "<budge
         raise InputError(f"{where}:{line}:{col}: schema_version: this planner reads "
                          f"schema_version {SCHEMA_VERSION}, got {data.get('schema_version')!r}")
     try:
-        budget = Budget.model_validate(data)
+        base_dir = Path(where).parent if where not in ("<budget>", "<string>") else None
+        budget = Budget.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
         raise InputError(_format(exc, marks, where)) from None
     budget._source = None if where == "<budget>" else where
@@ -527,6 +683,8 @@ def _format(exc: ValidationError, marks: Marks, where: str) -> str:
                     sub, _, rest = msg[len("Value error, @"):].partition(": ")
                     e["loc"] = e["loc"] + tuple(sub.split("."))
                     e["msg"] = rest
+                if e["loc"][:2] == ("model", "pins"):  # partial pins are written in model:
+                    e["loc"] = ("model",) + e["loc"][2:]
                 out.append(e)
             return out
 

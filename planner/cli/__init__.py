@@ -16,6 +16,7 @@ _COMMAND_MODULES = (
     "planner.cli.fit",
     "planner.cli.bench",
     "planner.cli.review",
+    "planner.cli.downstream",
 )
 
 for _name in _COMMAND_MODULES:

@@ -32,6 +32,32 @@ out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty(
 err = Console(stderr=True, highlight=False)
 
 
+def version_string() -> str:
+    """``<distribution> <version>``: installed metadata, else ``planner.__version__``."""
+    from importlib import metadata
+
+    import planner
+
+    try:
+        version = metadata.version(planner.__distribution__)
+    except metadata.PackageNotFoundError:  # a source checkout on PYTHONPATH, not installed
+        version = planner.__version__
+    return f"{planner.__distribution__} {version}"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(version_string())
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", is_eager=True,
+                                       callback=_print_version,
+                                       help="Print the distribution name and version.")) -> None:
+    """Size an LLM for lifetime cost (training + inference) at a target loss."""
+
+
 def fail(message: str, code: int) -> "typer.Exit":
     """Print one line to stderr and return the Exit to raise."""
     message = " ".join(str(message).split())  # one line, whatever the message held

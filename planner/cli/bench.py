@@ -114,7 +114,7 @@ def _cuda_or_reason() -> tuple[bool, str]:
         if not nv.available:
             return False, f"no NVIDIA GPU ({nv.reason})"
         return False, (f"{nv.devices[0].name} found, but torch is not installed "
-                       "(pip install 'planner[gpu]')")
+                       "(pip install torch, or pip install '.[gpu]' in a planner checkout)")
     ok, why = cuda.availability()
     if ok:
         return True, ""

@@ -9,7 +9,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from planner.cli.app import SolverChoice, app, guarded, out, value_of
+from planner.cli.app import SolverChoice, app, err, guarded, out, value_of
+from planner.errors import PlannerError
 
 BudgetArg = typer.Argument(..., help="Budget YAML file (schema_version: 1).", show_default=False)
 
@@ -35,12 +36,27 @@ def optimize(
     from planner.render.terminal import render_plan, to_json
 
     result = run(budget, solver=value_of(solver), check=check, uncertainty=uncertainty or None)
-    result.raise_for_status()
-    check_plan(result)  # exit 4 with the reason rather than a non-finite or wrong plan
+    if result.ok:  # checked before it is printed: a non-finite or wrong plan is exit 4
+        try:
+            check_plan(result)
+        except PlannerError as exc:
+            from planner.plan import PlanResult
+
+            result = PlanResult.failed("failed_check", str(exc), solver=result.solver,
+                                       objective_unit=result.objective_unit,
+                                       target_loss=result.target_loss, law=result.law,
+                                       budget_name=result.budget_name)
     if as_json:
-        print(to_json(result))
-    else:
-        render_plan(result, out)
+        print(to_json(result))  # a failed plan is a document too: status and message
+        if not result.ok:
+            try:
+                result.raise_for_status()
+            except PlannerError as exc:
+                err.print(f"error: {exc}", markup=False, soft_wrap=True)
+                raise typer.Exit(exc.exit_code) from None
+        return
+    result.raise_for_status()
+    render_plan(result, out, err)
 
 
 @app.command()
@@ -82,7 +98,9 @@ def laws(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
     from planner.plan import law_summary
 
     if as_json:
-        print(json.dumps({k: law_summary(v) for k, v in ALL_PRESETS.items()}, indent=2))
+        from planner.render.terminal import to_json
+
+        print(to_json({"laws": {k: law_summary(v) for k, v in ALL_PRESETS.items()}}))
         return
     t = Table(title="Loss-law presets")
     for col in ("name", "form", "constants", "N counts", "fitted N", "source"):

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from planner.cli.app import LawFormChoice, app, err, guarded, out, value_of
+from planner.errors import InputError
 
 
 @app.command()
@@ -33,6 +34,11 @@ def fit(
     starts: int = typer.Option(64, "--starts", min=1,
                                help="Best grid initialisations refined by L-BFGS-B (at most "
                                     "10,000)."),
+    bootstrap_solver: str = typer.Option("newton", "--bootstrap-solver",
+                                         help="newton: all resamples refitted at once (damped "
+                                              "Newton, L-BFGS-B for any that do not converge); "
+                                              "lbfgs: one L-BFGS-B refit per resample "
+                                              "(slower; the reference)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output",
                                           help="Write the fitted law (YAML) for budgets: "
                                                "law: {file: ...}."),
@@ -43,7 +49,6 @@ def fit(
     """Fit the Chinchilla (or Kaplan, or data-constrained) form with the Huber loss of log residuals, with
     bootstrap uncertainty and held-out validation."""
     from planner.budget.limits import MAX_BOOTSTRAP, MAX_FIT_STARTS, check_count
-    from planner.errors import InputError
     from planner.files import check_output_path
     from planner.fit.law_fit import fit_law
     from planner.fit.runs import read_runs
@@ -71,28 +76,36 @@ def fit(
             task = bar.add_task("bootstrap", total=bootstrap)
             result = fit_law(data, law, starts=starts, bootstrap=bootstrap, seed=seed,
                              holdout=holdout, name=output.stem if output else "fitted",
+                             solver=bootstrap_solver,
                              progress=lambda i, n: bar.update(task, completed=i))
     else:
         result = fit_law(data, law, starts=starts, bootstrap=bootstrap, seed=seed,
-                         holdout=holdout, name=output.stem if output else "fitted")
-    if output is not None:  # a law file a budget would refuse is not written
+                         holdout=holdout, name=output.stem if output else "fitted",
+                         solver=bootstrap_solver)
+    law_text = None
+    if output is not None:  # composed first, written last: a failing --plot leaves no law file
         from planner.budget.limits import check_law_constants
+        from planner.laws.io import law_file_text
 
-        check_law_constants(result.constants, f"{output}: the fitted law")
-    plot_existed = plot is not None and plot.exists()
-    if plot is not None:  # the figure first: a failing plot leaves no law file behind
+        check_law_constants(result.constants, f"{output}: the fitted law")  # loadable
+        law_text = law_file_text(result, output.stem)
+    from planner.files import atomic_write
+
+    if plot is not None:  # rendered aside, then written atomically like the law file
+        import tempfile
+
         from planner.render.fit_figures import fit_figure
 
-        fit_figure(result, data, plot)
+        with tempfile.TemporaryDirectory(prefix="planner-fit-") as tmp:
+            aside = Path(tmp) / f"figure{plot.suffix}"
+            try:
+                fit_figure(result, data, aside)
+                figure = aside.read_bytes()
+            except (OSError, ValueError) as exc:
+                raise InputError(f"{plot}: --plot: cannot draw the figure: {exc}") from None
+        atomic_write(plot, figure, inputs=[runs], option="--plot")
     if output is not None:
-        from planner.laws.io import save_law_file
-
-        try:
-            save_law_file(result, output)
-        except Exception:
-            if plot is not None and not plot_existed:
-                plot.unlink(missing_ok=True)
-            raise
+        atomic_write(output, law_text, inputs=[runs], option="--output")
     if as_json:
         print(to_json(result.to_dict()))
         return

@@ -22,7 +22,9 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) 
 
     profiles = [load_profile(n) for n in list_profiles()]
     if as_json:
-        print(json.dumps({p.name: p.model_dump() for p in profiles}, indent=2))
+        print(json.dumps({"schema_version": 1,
+                          "profiles": {p.name: p.model_dump() for p in profiles}}, indent=2,
+                         default=str))
         return
     t = Table(title="Hardware profiles (dense spec figures)")
     for col in ("name", "bf16 TFLOP/s", "fp8 TFLOP/s", "HBM GB", "HBM GB/s", "TDP W",
@@ -43,7 +45,7 @@ def show_cmd(name: str = typer.Argument(..., help="Profile name or YAML path."))
     from planner.hardware import load_profile
 
     p = load_profile(name)
-    doc = p.model_dump()
+    doc = {"schema_version": 1, **p.model_dump()}
     doc["ridge_batch_bf16"] = p.ridge_batch()
     doc["efficiency_basis"] = p.efficiency_basis
     print(json.dumps(doc, indent=2, default=str))

@@ -102,13 +102,25 @@ def compare(
         "e.g. params=13B,tokens=260B (give one of them to take the other from the iso-loss "
         "curve)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
+    csv_path: Optional[Path] = typer.Option(None, "--csv", help="Also write one CSV row per "
+                                            "scenario (the columns of a sweep's CSV)."),
     solver: Optional[SolverChoice] = SolverOpt,
+    force: bool = typer.Option(False, "--force", help="Replace an existing --csv file."),
 ) -> None:
     """Plans of several scenarios side by side, differences highlighted."""
     from planner.analysis.compare import compare as run
     from planner.render.terminal import compare_table, to_json
 
+    from planner.files import check_output_path
+
+    if csv_path is not None:  # before any work: never an input, never replaced silently
+        check_output_path(csv_path, budgets, force=force, option="--csv")
     result = run(budgets, at=at, solver=value_of(solver))
+    if csv_path is not None:
+        from planner.files import atomic_write
+        from planner.render.csv_table import csv_text
+
+        atomic_write(csv_path, csv_text(result.rows()), inputs=budgets, option="--csv")
     if as_json:
         print(to_json(result))
         return

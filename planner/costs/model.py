@@ -1,33 +1,46 @@
 """The hardware cost model of one serving configuration: named monomial items in GPU-seconds,
 latency in seconds, memory in bytes, and their conversion to dollars, GPU-hours and energy.
 
-Dollars = GPU-hours · price; energy = GPU-hours · power · PUE (REFERENCE §3.1).
+Dollars = GPU-hours · price.  Energy = GPU-hours · power of the phase · PUE: compute-bound
+phases (training, prefill) at TDP, memory-bound decode at the profile's ``decode_watts``,
+provisioned-but-idle GPU-hours at ``idle_watts`` (TDP where a profile gives none).
+Serving is billed per provisioned GPU-hour (``planner.costs.capacity``) unless the budget says
+``billing: busy``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from planner.budget import Budget, ServeSpec, TrainSpec
+from planner.costs.capacity import Capacity, effective_batch, request_latency_s
+from planner.costs.communication import Interconnect
 from planner.costs.inference import (
     Draft,
     Roofline,
     ServingRates,
     lifetime_items,
+    loaded_time_per_output_token,
+    merge,
     replica_memory,
     time_per_output_token,
     time_to_first_token,
 )
+from planner.costs.setup import CostSetup, Demand, ServeSetup, TrainSetup
 from planner.costs.shape import Shape, given_shape, rule_shape
 from planner.costs.training import draft_training_gpu_seconds, training_gpu_seconds
-from planner.errors import InputError
-from planner.hardware import HardwareProfile, load_profile, profile_from_data
 from planner.terms import CostItem
 
+if TYPE_CHECKING:  # profiles are only passed through here
+    from planner.hardware import HardwareProfile
+
 TRAIN_ITEMS = ("train", "draft_train")
-SERVE_ITEMS = ("prefill", "decode", "draft", "overhead")
+SERVE_ITEMS = ("prefill", "decode", "draft", "overhead", "communication")
 UNITS = ("usd", "gpu_hours", "energy_kwh")
+PHASE = {"train": "train", "draft_train": "train", "prefill": "prefill", "decode": "decode",
+         "draft": "decode", "overhead": "decode", "communication": "decode",
+         "provisioned": "idle"}
+DEFAULT_LINK_LATENCY_US = {"nvlink": 10.0, "infinity-fabric": 10.0, "pcie": 25.0}
 
 
 @dataclass(frozen=True)
@@ -43,40 +56,7 @@ class ServingConfig:
         return f"{self.weight_bits}-bit weights{sd}, {self.gpus_per_replica} GPU/replica"
 
 
-@dataclass(frozen=True)
-class Demand:
-    """Lifetime demand in the shape the cost model reads."""
-
-    requests: float
-    prompt_tokens: float  # per request
-    output_tokens: float  # per request
-    requests_per_second: Optional[float]
-    by_request: bool  # False: demand was a token total, costed as prefill
-    lifetime_seconds: Optional[float] = None  # months × 30 days, when a rate was given
-
-
-def demand_of(budget: Budget) -> Demand:
-    inf = budget.inference
-    if inf.tokens is not None:
-        return Demand(inf.tokens, 1.0, 0.0, None, False)
-    tpr = inf.tokens_per_request
-    life = inf.months * 30.0 * 86400.0 if inf.months is not None else None
-    return Demand(inf.requests, tpr.input, tpr.output, inf.requests_per_second, True, life)
-
-
-def resolve_hardware(ref, budget: Budget, field: str) -> HardwareProfile:
-    """A profile from a name, a file path (relative to the budget) or inline fields."""
-    try:
-        if isinstance(ref, str):
-            return load_profile(ref, budget.base_dir)
-        data = dict(ref)
-        data.setdefault("name", f"{field}-inline")
-        return profile_from_data(data, f"{budget.where(field, 'hardware')}", budget.base_dir)
-    except InputError as exc:
-        raise InputError(f"{budget.where(field, 'hardware')}: {field}.hardware: {exc}") from None
-
-
-def serving_rates(hw: HardwareProfile, spec: ServeSpec, weight_bits: int) -> ServingRates:
+def serving_rates(hw: HardwareProfile, spec: ServeSetup, weight_bits: int) -> ServingRates:
     """Effective serving rates: workload efficiency × spec (× calibration when measured)."""
     precision = spec.compute_precision
     if precision in ("fp8", "int8") and weight_bits > 8:
@@ -102,36 +82,64 @@ class CostModel:
     config: ServingConfig
     train_hw: HardwareProfile
     serve_hw: HardwareProfile
-    train: TrainSpec
-    serve: ServeSpec
+    train: TrainSetup
+    serve: ServeSetup
     demand: Demand
     shape: Shape
     roofline: Roofline
-    gpu_seconds: dict[str, CostItem]
+    gpu_seconds: dict[str, CostItem]  # busy items (+ "provisioned" when billed so)
     latency: dict[str, CostItem]  # seconds
     memory: CostItem  # bytes per replica
     memory_limit_bytes: float
+    capacity: Optional[Capacity] = None
+
+    @property
+    def provisioned(self) -> bool:
+        return "provisioned" in self.gpu_seconds
 
     def factor(self, item: str, unit: str) -> float:
-        """Conversion of one GPU-second of ``item`` into ``unit``."""
+        """Conversion of one GPU-second of ``item`` into ``unit`` (energy at the item's phase
+        power: ``PHASE``)."""
         hw = self.train_hw if item in TRAIN_ITEMS else self.serve_hw
         if unit == "usd":
             return hw.price_usd_per_hour / 3600.0
         if unit == "gpu_hours":
             return 1.0 / 3600.0
         if unit == "energy_kwh":
-            return hw.power_kw * hw.pue / 3600.0
+            return hw.phase_watts(PHASE[item]) / 1000.0 * hw.pue / 3600.0
         if unit == "gpu_s":
             return 1.0
         raise ValueError(unit)
 
-    def items_in(self, unit: str, names=TRAIN_ITEMS + SERVE_ITEMS) -> tuple[CostItem, ...]:
-        return tuple(
-            CostItem(n, self.gpu_seconds[n].scaled(self.factor(n, unit)).alternatives, unit)
-            for n in names
-        )
+    def objective_factor(self, item: str, unit: str) -> float:
+        """What one busy GPU-second of ``item`` adds to the bill: its full factor under busy
+        billing; under provisioned billing only the power above idle (the provisioned item
+        already pays every GPU-second at the idle rate: 0 for dollars and GPU-hours)."""
+        f = self.factor(item, unit)
+        if self.provisioned and item in SERVE_ITEMS:
+            f -= self.factor("provisioned", unit)
+        return f
 
-    def total_in(self, unit: str, names=TRAIN_ITEMS + SERVE_ITEMS) -> CostItem:
+    def items_in(self, unit: str, names=None) -> tuple[CostItem, ...]:
+        """Items in ``unit``.  ``names`` None: what the plan pays (training, and serving as
+        billed); given names: those busy items at their full factor."""
+        if names is not None:
+            return tuple(
+                CostItem(n, self.gpu_seconds[n].scaled(self.factor(n, unit)).alternatives, unit)
+                for n in names)
+        out = [CostItem(n, self.gpu_seconds[n].scaled(self.factor(n, unit)).alternatives, unit)
+               for n in TRAIN_ITEMS]
+        if self.provisioned:
+            out.append(CostItem("provisioned", self.gpu_seconds["provisioned"].scaled(
+                self.factor("provisioned", unit)).alternatives, unit))
+        for n in SERVE_ITEMS:
+            f = self.objective_factor(n, unit)
+            if self.provisioned and unit in ("usd", "gpu_hours", "gpu_s"):
+                continue  # already paid by the provisioned item (f = 0)
+            out.append(CostItem(n, self.gpu_seconds[n].scaled(f).alternatives, unit))
+        return tuple(out)
+
+    def total_in(self, unit: str, names=None) -> CostItem:
         """Sum of items as one item (each a single posynomial or a max: sums of maxes are
         expanded into a max over all combinations)."""
         alts = [()]
@@ -140,27 +148,33 @@ class CostModel:
         return CostItem(f"total_{unit}", tuple(alts), unit)
 
 
-def build_cost_model(budget: Budget, config: ServingConfig,
-                     train_hw: HardwareProfile | None = None,
-                     serve_hw: HardwareProfile | None = None) -> CostModel:
-    train = budget.train or TrainSpec()
-    serve = budget.serve or ServeSpec()
-    train_hw = train_hw or resolve_hardware(train.hardware, budget, "train")
-    serve_hw = serve_hw or resolve_hardware(serve.hardware, budget, "serve")
-    m = budget.model
-    if m is not None and m.n_layer is not None:
+def build_cost_model(setup: CostSetup, config: ServingConfig, train_hw: HardwareProfile,
+                     serve_hw: HardwareProfile) -> CostModel:
+    """The cost model of one serving configuration (``setup`` from
+    ``planner.optimize.build.cost_setup``; profiles resolved by the caller)."""
+    train, serve = setup.train, setup.serve
+    m = setup.shape
+    if m is not None:
         shape = given_shape(m.params, m.n_layer, m.d_model, m.n_heads, m.n_kv_heads, m.vocab,
                             train.seq_len)
     else:
-        shape = rule_shape()
+        shape = rule_shape(train.seq_len)
     sd = serve.speculative
-    draft = Draft(sd.acceptance if sd else 0.5, config.gamma,
-                  sd.draft_params if sd else None, sd.draft_fraction if sd else None)
-    demand = demand_of(budget)
     rates = serving_rates(serve_hw, serve, config.weight_bits)
-    roof = Roofline(rates, shape, serve.batch_size, config.weight_bits, serve.kv_bits,
-                    demand.prompt_tokens + demand.output_tokens / 2.0, draft)
+    draft_overhead = (sd.draft_step_overhead_s if sd and sd.draft_step_overhead_s is not None
+                      else rates.overhead_s)
+    draft = Draft(sd.acceptance if sd else 0.5, config.gamma,
+                  sd.draft_params if sd else None, sd.draft_fraction if sd else None,
+                  draft_overhead)
+    demand = setup.demand
     g = config.gpus_per_replica
+    capacity = capacity_of(serve, demand, g)
+    kind = serve_hw.link_kind or ""
+    latency_us = serve_hw.link_latency_us if "link_latency_us" in serve_hw.model_fields_set \
+        else DEFAULT_LINK_LATENCY_US.get(kind, serve_hw.link_latency_us)
+    link = Interconnect(g, serve_hw.link_bandwidth_per_direction, latency_us * 1e-6, 2.0, kind)
+    roof = Roofline(rates, shape, capacity.batch, config.weight_bits, serve.kv_bits,
+                    demand.prompt_tokens + demand.output_tokens / 2.0, draft, link, rule_shape())
     items = {
         "train": training_gpu_seconds(train_hw, train.precision, train.mfu, shape),
         "draft_train": draft_training_gpu_seconds(
@@ -169,11 +183,33 @@ def build_cost_model(budget: Budget, config: ServingConfig,
             active=bool(sd and sd.train_draft and config.gamma > 0)),
         **lifetime_items(roof, demand.requests, demand.prompt_tokens, demand.output_tokens, g),
     }
-    latency = {}
-    if demand.by_request:
-        latency = {"time_per_output_token_s": time_per_output_token(roof, g),
-                   "time_to_first_token_s": time_to_first_token(roof, demand.prompt_tokens, g)}
+    if capacity.provisioned:
+        alts = [()]
+        for n in SERVE_ITEMS:
+            alts = [merge(a + p) for a in alts for p in items[n].alternatives]
+        busy = CostItem("busy", tuple(alts), "gpu_s")
+        items["provisioned"] = capacity.provisioned_item(busy)
+    latency = {"time_per_output_token_s": loaded_time_per_output_token(
+                   roof, demand.prompt_tokens, demand.output_tokens, g),
+               "time_per_output_token_unloaded_s": time_per_output_token(roof, g),
+               "time_to_first_token_s": time_to_first_token(roof, demand.prompt_tokens, g)}
     memory = replica_memory(roof, demand.prompt_tokens + demand.output_tokens)
     limit = g * serve_hw.hbm_bytes * (1.0 - serve_hw.hbm_headroom)
     return CostModel(config, train_hw, serve_hw, train, serve, demand, shape, roof, items,
-                     latency, memory, limit)
+                     latency, memory, limit, capacity)
+
+
+def capacity_of(serve: ServeSetup, demand: Demand, gpus_per_replica: int) -> Capacity:
+    """Capacity settings: Little's-law batch, billing (busy when no request rate is known)."""
+    rate, life = demand.requests_per_second, demand.lifetime_seconds
+    w = request_latency_s(serve.max_time_to_first_token_ms, serve.max_time_per_output_token_ms,
+                          demand.output_tokens)
+    billing, note = serve.billing, ""
+    if billing == "provisioned" and (rate is None or life is None):
+        billing = "busy"
+        note = ("busy GPU-hours billed: no request rate to provision for (give "
+                "inference.requests_per_month and months)")
+    batch = effective_batch(serve.batch_size, rate, w, serve.min_replicas)
+    return Capacity(billing, serve.peak_factor, serve.target_utilization, serve.min_replicas,
+                    gpus_per_replica, rate, life, w, serve.batch_size, batch,
+                    serve.cold_start_s, serve.keep_alive_s, note)

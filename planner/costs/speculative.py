@@ -1,4 +1,4 @@
-"""Speculative decoding formulas (Leviathan et al. 2023, arXiv 2211.17192; REFERENCE §3.3).
+"""Speculative decoding formulas (Leviathan et al. 2023, arXiv 2211.17192).
 
 α: per-token acceptance rate; γ: draft tokens per target pass; c: draft step time / target
 step time; ĉ: draft / target FLOPs per token.

@@ -1,14 +1,19 @@
-"""Training cost as monomial terms (REFERENCE §3.1).
+"""Training cost as monomial terms.
 
-FLOPs = 6·N·D (plus attention ``6·n_layer·seq·d_model·D`` when a shape is given);
+FLOPs = 6·N·D plus attention ``6·n_layer·seq·d_model·D`` (Kaplan et al. 2020, arXiv 2001.08361;
+shape rule when no shape is given, ``train.seq_len``), a monomial ∝ N^(2/3)·D;
 GPU-seconds = FLOPs / (peak(precision) · MFU); wall-clock = GPU-seconds / GPUs.
 """
 
 from __future__ import annotations
 
-from planner.costs.shape import Shape
-from planner.hardware import HardwareProfile
+from typing import TYPE_CHECKING
+
+from planner.costs.shape import SHAPE_EXP, Shape
 from planner.terms import CostItem, Term
+
+if TYPE_CHECKING:  # profiles are only passed through here
+    from planner.hardware import HardwareProfile
 
 
 def training_gpu_seconds(hw: HardwareProfile, precision: str, mfu: float,
@@ -17,7 +22,7 @@ def training_gpu_seconds(hw: HardwareProfile, precision: str, mfu: float,
     rate = hw.peak_flops(precision) * mfu
     terms = [Term(6.0 / rate, 1, 1)]
     if shape.train_attn_flops_coef:
-        terms.append(Term(shape.train_attn_flops_coef / rate, 0, 1))
+        terms.append(Term(shape.train_attn_flops_coef / rate, SHAPE_EXP, 1))
     return CostItem("train", (tuple(terms),), "gpu_s")
 
 

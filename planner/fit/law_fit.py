@@ -3,15 +3,19 @@
 Chinchilla form, the way the replication literature fits it (Hoffmann et al. 2022, Approach 3;
 Besiroglu et al. 2024, arXiv 2404.10102): ``L = exp(LSE(a − α·log N, b − β·log D, e))`` with
 A = e^a, B = e^b, E = e^e; minimise the summed Huber loss (δ = 1e-3) of
-``log L_pred − log L_obs`` with L-BFGS-B (analytic gradient, objective scaled ×1e6: REFERENCE
-§1.5) from the best starts of Epoch's 4,500-point grid (α, β ∈ {0, 0.5, …, 2},
-e ∈ {−1, −0.5, …, 1}, a, b ∈ {0, 5, …, 25}); keep the best.  The Kaplan form is fitted the same
-way on ``log L = α_D·log((N_c/N)^(α_N/α_D) + D_c/D)``.
+``log L_pred − log L_obs`` with L-BFGS-B (analytic gradient, objective scaled ×1e6 as in
+Epoch's replication code) from the best starts of Epoch's 4,500-point grid (α, β ∈ {0, 0.5, …,
+2}, e ∈ {−1, −0.5, …, 1}, a, b ∈ {0, 5, …, 25}); keep the best.  Bootstrap refits are solved
+all at once by a damped Newton method on the same objective, warm-started from the point
+estimate (``planner.fit.batch``); a sample it does not converge is refitted with L-BFGS-B
+(``solver="lbfgs"`` refits every sample that way: the reference the fast path is tested
+against).  The Kaplan form is fitted the same way on ``log L = α_D·log((N_c/N)^(α_N/α_D) + D_c/D)``.
 """
 
 from __future__ import annotations
 
 import itertools
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
 
@@ -22,11 +26,31 @@ from planner.fit.runs import Runs
 from planner.laws import ChinchillaLaw, KaplanLaw, LawInfo
 
 HUBER_DELTA = 1e-3
-SCALE = 1e6  # L-BFGS-B stops early on objectives ≪ 1 (REFERENCE §1.5)
+SCALE = 1e6  # L-BFGS-B stops early on objectives ≪ 1 (its ftol is relative to max(|f|, 1))
 CHINCHILLA_NAMES = ("E", "A", "B", "alpha", "beta")
 KAPLAN_NAMES = ("alpha_N", "alpha_D", "N_c", "D_c")
 DC_NAMES = ("E", "A", "B", "alpha", "beta", "R_D_star", "R_N_star")
 NAMES = {"chinchilla": CHINCHILLA_NAMES, "kaplan": KAPLAN_NAMES, "data-constrained": DC_NAMES}
+
+
+SOLVERS = ("newton", "lbfgs")
+
+
+@contextmanager
+def single_threaded_blas():
+    """Limit every BLAS/OpenMP pool to one thread for the fit's tiny linear algebra.
+
+    ``threadpool_limits`` only reaches libraries already loaded when it is entered, so scipy's
+    own OpenBLAS (``scipy.optimize``) is imported first: entered before that import, the limit
+    missed it and each small L-BFGS-B BLAS call spun every core (issue 12).
+    """
+    import numpy.linalg  # noqa: F401  (numpy's BLAS)
+    import scipy.linalg  # noqa: F401  (scipy's BLAS/LAPACK, used by L-BFGS-B)
+    import scipy.optimize  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield
 
 
 def epoch_grid() -> np.ndarray:
@@ -44,18 +68,21 @@ def _huber(r: np.ndarray, delta: float):
 
 def chinchilla_objective(theta, log_n, log_d, log_l, w, delta=HUBER_DELTA):
     """Summed Huber loss of log residuals and its gradient in θ = (a, b, e, α, β)."""
+    # the arithmetic of the first version, minus numpy's per-call wrappers (it runs ~10,000
+    # times per 64-start fit): same operations in the same order, bit-identical results
     a, b, e, alpha, beta = theta
     t1, t2 = a - alpha * log_n, b - beta * log_d
-    t3 = np.full_like(t1, e)
-    m = np.maximum(np.maximum(t1, t2), t3)
-    x1, x2, x3 = np.exp(t1 - m), np.exp(t2 - m), np.exp(t3 - m)
+    m = np.maximum(np.maximum(t1, t2), e)
+    x1, x2, x3 = np.exp(t1 - m), np.exp(t2 - m), np.exp(e - m)
     s = x1 + x2 + x3
     r = m + np.log(s) - log_l
-    h, dh = _huber(r, delta)
-    g = w * dh / s
-    grad = np.array([np.sum(g * x1), np.sum(g * x2), np.sum(g * x3),
-                     -np.sum(g * x1 * log_n), -np.sum(g * x2 * log_d)])
-    return float(np.sum(w * h)), grad
+    ar = np.abs(r)
+    h = np.where(ar <= delta, 0.5 * r * r, delta * (ar - 0.5 * delta))
+    g = w * np.minimum(np.maximum(r, -delta), delta) / s
+    gx1, gx2 = g * x1, g * x2
+    grad = np.array([gx1.sum(), gx2.sum(), (g * x3).sum(), -(gx1 * log_n).sum(),
+                     -(gx2 * log_d).sum()])
+    return float((w * h).sum()), grad
 
 
 def grid_objectives(grid, log_n, log_d, log_l, w, delta=HUBER_DELTA) -> np.ndarray:
@@ -90,6 +117,36 @@ def _fit_chinchilla_theta(runs: Runs, starts: int, grid: np.ndarray, extra_start
         if np.isfinite(f) and f < best_f:
             best_x, best_f = x, f
     return best_x, best_f
+
+
+def _bootstrap_chinchilla(runs: Runs, theta: np.ndarray, draws: list[np.ndarray],
+                          delta=HUBER_DELTA, progress=None, chunk: int = 500,
+                          max_iter: int = 100) -> np.ndarray:
+    """Constants (B, 5) of the B resamples ``draws`` (index arrays), all refitted at once.
+
+    Resample b weighs run i by (times drawn)·w_i, the same objective as refitting
+    ``runs.subset(draws[b])``.  Damped Newton from the point estimate ``theta``; a sample that
+    fails the accept test is refitted as before: L-BFGS-B from ``theta`` (``_lbfgs``).
+    """
+    from planner.fit.batch import newton_refine
+
+    log_n, log_d, log_l = np.log(runs.params), np.log(runs.tokens), np.log(runs.loss)
+    n, B = len(runs), len(draws)
+    out = np.empty((B, 5))
+    for lo in range(0, B, chunk):
+        hi = min(lo + chunk, B)
+        W = np.stack([np.bincount(d, minlength=n) for d in draws[lo:hi]]) * runs.weights
+        xs, _, ok = newton_refine(np.tile(theta, (hi - lo, 1)), log_n, log_d, log_l, W, delta,
+                                  max_iter=max_iter)
+        for k in np.flatnonzero(~ok):
+            wk = W[k]
+            xs[k], _ = _lbfgs(lambda t, wk=wk: chinchilla_objective(t, log_n, log_d, log_l, wk,
+                                                                    delta),
+                              np.asarray(theta, float))
+        out[lo:hi] = [_theta_to_constants(x) for x in xs]
+        if progress is not None:
+            progress(hi, B)
+    return out
 
 
 def _theta_to_constants(theta) -> np.ndarray:
@@ -263,7 +320,7 @@ def _check(runs: Runs, form: str) -> None:
 
 def fit_law(runs: Runs, form: str = "chinchilla", *, starts: int = 64, bootstrap: int = 0,
             seed: int = 0, holdout: Optional[str] = None, name: str = "fitted",
-            bootstrap_starts: int = 1,
+            bootstrap_starts: int = 1, solver: str = "newton",
             progress: Optional[Callable[[int, int], None]] = None) -> FitResult:
     """Fit ``form`` ('chinchilla' or 'kaplan') to ``runs``.
 
@@ -271,14 +328,16 @@ def fit_law(runs: Runs, form: str = "chinchilla", *, starts: int = 64, bootstrap
     resamples of the runs (with replacement), each refitted from the point estimate and the
     resample's ``bootstrap_starts − 1`` best grid starts; standard errors and percentile 95%
     intervals follow.  ``holdout``: ``largest:K`` or ``kfold:K`` (see ``validate``).
+    ``solver``: ``newton`` (Chinchilla form: all bootstrap refits solved at once, see
+    ``planner.fit.batch``) or ``lbfgs`` (one L-BFGS-B refit per resample, the reference).
     """
+    if solver not in SOLVERS:
+        raise InputError(f"--bootstrap-solver: unknown {solver!r}; choose newton or lbfgs")
     if form not in NAMES:
         raise InputError(f"--law: unknown form {form!r}; choose chinchilla, kaplan or "
                          "data-constrained")
     _check(runs, form)
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):  # tiny problems: BLAS threads only slow them (REFERENCE §1.5)
+    with single_threaded_blas():  # tiny problems: BLAS threads only slow them
         grid = epoch_grid()
         consts, obj, theta = _fit_once(runs, form, starts, grid)
         names = NAMES[form]
@@ -289,15 +348,18 @@ def fit_law(runs: Runs, form: str = "chinchilla", *, starts: int = 64, bootstrap
         stderr, ci95 = {}, {}
         if bootstrap > 0:
             rng = np.random.default_rng(seed)
-            rows = []
-            for i in range(bootstrap):
-                idx = rng.integers(0, len(runs), len(runs))
-                c, _, _ = _fit_once(runs.subset(idx), form, max(bootstrap_starts - 1, 0),
-                                    grid, extra_starts=(theta,))
-                rows.append(c)
-                if progress is not None:
-                    progress(i + 1, bootstrap)
-            samples = np.array(rows)
+            draws = [rng.integers(0, len(runs), len(runs)) for _ in range(bootstrap)]
+            if form == "chinchilla" and solver == "newton" and bootstrap_starts <= 1:
+                samples = _bootstrap_chinchilla(runs, theta, draws, progress=progress)
+            else:
+                rows = []
+                for i, idx in enumerate(draws):
+                    c, _, _ = _fit_once(runs.subset(idx), form, max(bootstrap_starts - 1, 0),
+                                        grid, extra_starts=(theta,))
+                    rows.append(c)
+                    if progress is not None:
+                        progress(i + 1, bootstrap)
+                samples = np.array(rows)
             for k, nm in enumerate(names):
                 stderr[nm] = float(np.std(samples[:, k], ddof=1))
                 lo, hi = np.percentile(samples[:, k], [2.5, 97.5])

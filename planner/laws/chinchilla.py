@@ -1,7 +1,7 @@
 """Chinchilla-form loss law ``L(N, D) = E + A·N^-α + B·D^-β`` and its published presets.
 
-Source of the form: Hoffmann et al. 2022, arXiv 2203.15556.  Constants: REFERENCE.md §1.1,
-stored exactly as their sources print them.  N is parameters, D training tokens, L nats/token.
+Source of the form: Hoffmann et al. 2022, arXiv 2203.15556.  Constants stored exactly as their
+sources print them (docs/laws.md).  N is parameters, D training tokens, L nats/token.
 """
 
 from __future__ import annotations
@@ -85,11 +85,11 @@ class ChinchillaLaw:
 
     @property
     def G(self) -> float:
-        """``G = (αA/(βB))^(1/(α+β))`` of the compute-optimal allocation (REFERENCE §1.1)."""
+        """``G = (αA/(βB))^(1/(α+β))`` of the compute-optimal allocation (Hoffmann et al. 2022, eq. 4)."""
         return allocation_constant(self.A, self.alpha, self.B, self.beta)
 
     def compute_optimal(self, flops):
-        """Compute-optimal ``(N, D)`` for ``C = 6ND`` FLOPs, inference ignored (REFERENCE §1.1)."""
+        """Compute-optimal ``(N, D)`` for ``C = 6ND`` FLOPs, inference ignored (Hoffmann et al. 2022)."""
         return compute_optimal_allocation(self.A, self.alpha, self.B, self.beta, flops)
 
     def compute_optimal_tokens(self, params):

@@ -27,43 +27,78 @@ import numpy as np
 from planner.terms import PosyLoss, Term
 
 U_CAP = float(np.log(1.0e17))  # largest log N any search considers
-_BISECT = 48
+ITERATIONS = 48  # halvings of a ≤ 30-wide bracket in log N: ~1e-13 in log N
+NEWTON_MAX = 30  # inner Newton steps in log D (converges in ~5 from the unpenalised D)
+NEWTON_STEP_TOL = 1e-13  # stop when no element moves more than this in log D
 
 
-def _bisect_sign(fun, lo, hi, iterations=_BISECT):
-    """Vectorised bracket of the point where ``fun`` turns from negative (or NaN) to ≥ 0."""
+def _bisect_sign(fun, lo, hi, iterations=ITERATIONS):
+    """Bracket the point where ``fun`` turns from negative (or NaN) to non-negative.
+
+    Vectorised: ``lo``/``hi`` are arrays; returns the final ``(lo, hi)`` bracket.
+    """
     lo = np.array(lo, dtype=float, copy=True)
     hi = np.array(hi, dtype=float, copy=True)
     for _ in range(iterations):
         mid = 0.5 * (lo + hi)
-        go_right = ~(fun(mid) >= 0)
+        go_right = ~(fun(mid) >= 0)  # NaN counts as "not yet"
         lo = np.where(go_right, mid, lo)
         hi = np.where(go_right, hi, mid)
     return lo, hi
 
 
+def _flat(x, shape):
+    """``x`` broadcast to the batch ``shape``, flattened (a view where possible)."""
+    return np.broadcast_to(np.asarray(x, dtype=float), shape).reshape(-1)
+
+
 class PosynomialCurve:
     """Iso-loss curve of ``E + A·N^-α + B·D^-β + Σ extra ≤ limit`` (arrays broadcast to
-    ``shape`` for a batch of scenarios)."""
+    ``shape`` for a batch of scenarios), D(u) and its slope d(log D)/du, in logs."""
 
     posynomial = True
 
     def __init__(self, posy: PosyLoss, extra: tuple[Term, ...] = (), shape=(),
                  u_cap: float = U_CAP):
+        p = self.posy = posy
         b = lambda x: np.broadcast_to(np.asarray(x, dtype=float), shape)  # noqa: E731
-        self.posy = posy
-        self.E, self.A, self.alpha = b(posy.E), b(posy.A), b(posy.alpha)
-        self.B, self.beta, self.limit = b(posy.B), b(posy.beta), b(posy.limit)
+        self.E, self.A, self.alpha = b(p.E), b(p.A), b(p.alpha)
+        self.B, self.beta, self.limit = b(p.B), b(p.beta), b(p.limit)
         self.margin = self.limit - self.E
         self.logB = np.log(self.B)
         self.extra = tuple(extra)
+        self.tol = 1e-12 * np.maximum(np.abs(self.limit), 1.0)
+        self.u_cap = float(u_cap)
         with np.errstate(divide="ignore", invalid="ignore"):
             # N below this cannot reach the target even with infinite data (no extras).
-            self.u_min = np.log(self.A / self.margin) / self.alpha
-        if self.extra:
-            self.u_min = self._feasible_u_min(u_cap)
+            self.u_min_bare = np.log(self.A / self.margin) / self.alpha
+            self.v_lo = np.where(self.margin > 0,
+                                 (self.logB - np.log(self.margin)) / self.beta, 0.0)
+        self.v_hi = self.v_lo + 80.0  # D up to e^80 times the bare minimum
+        self._u_min = None
 
-    # -- the public curve ---------------------------------------------------------------------
+    @property
+    def u_min(self):
+        """log of the smallest N that reaches the target (computed on first use: with extra
+        loss terms it takes a bisection, which evaluating the curve does not need)."""
+        if self._u_min is None:
+            self._u_min = (self._feasible_u_min(self.u_cap) if self.extra
+                           else self.u_min_bare)
+        return self._u_min
+
+    def take(self, idx, shape) -> "PosynomialCurve":
+        """The curve of batch elements ``idx`` (flat indices into the batch ``shape``), 1-D."""
+        out = object.__new__(type(self))
+        for name in ("E", "A", "alpha", "B", "beta", "limit", "margin", "logB", "tol",
+                     "v_lo", "v_hi", "u_min_bare"):
+            setattr(out, name, _flat(getattr(self, name), shape)[idx])
+        out.u_cap = self.u_cap
+        out.posy = self.posy
+        out._u_min = None if self._u_min is None else _flat(self._u_min, shape)[idx]
+        out.extra = tuple(Term(_flat(t.coef, shape)[idx], t.n_exp, t.d_exp) for t in self.extra)
+        return out
+
+    # -- public: the constraint, N ↔ D on the curve, the slope ------------------------------------
     def lhs(self, params, tokens):
         """Left-hand side of the constraint (compare with ``limit``)."""
         n, d = np.asarray(params, float), np.asarray(tokens, float)
@@ -91,82 +126,126 @@ class PosynomialCurve:
         out = np.where(ok, np.exp(hi), np.inf)
         return float(out) if out.ndim == 0 else out
 
-    # -- closed form --------------------------------------------------------------------------
     def at(self, u):
         """(N, D, slope) on the curve at log N = u; D = inf where the target is unreachable."""
+        u = np.asarray(u, dtype=float)
+        v, slope = self.at_log(u)
+        return np.exp(u), np.exp(v), slope
+
+    def at_log(self, u):
+        """(log D, slope) at log N = u; log D = +inf where the target is unreachable."""
         if self.extra:
             return self._nested(u)
-        n = np.exp(u)
         an = self.A * np.exp(-self.alpha * u)
         rem = self.margin - an
         with np.errstate(divide="ignore", invalid="ignore"):
-            d = np.exp((self.logB - np.log(rem)) / self.beta)
+            v = (self.logB - np.log(rem)) / self.beta
             slope = -self.alpha * an / (self.beta * rem)
-        d = np.where(rem > 0, d, np.inf)
-        return n, d, slope
+        return np.where(rem > 0, v, np.inf), slope
 
-    # -- extra loss terms: nested solve in v = log D ------------------------------------------
-    def _g(self, u, v):
-        n, d = np.exp(u), np.exp(v)
-        g = self.E + self.A * n ** (-self.alpha) + self.B * d ** (-self.beta) - self.limit
-        dg_dv = -self.beta * self.B * d ** (-self.beta)
-        dg_du = -self.alpha * self.A * n ** (-self.alpha)
-        for t in self.extra:
-            val = t.value(n, d)
+    # -- extra loss terms: Newton in v = log D --------------------------------------------------
+    def _u_parts(self, u):
+        """What the loss and its derivatives need of N alone: (A·N^-α, [k·N^a per extra term])."""
+        an = self.A * np.exp(-self.alpha * u)
+        kn = [t.coef * np.exp(t.n_exp * u) if t.n_exp != 0 else
+              np.broadcast_to(np.asarray(t.coef, dtype=float), np.shape(an))
+              for t in self.extra]
+        return an, kn
+
+    def _g(self, base, an, kn, v, derivatives=True, du=True):
+        """Loss − limit at (u, v) and its partial derivatives in v and u (``base = E − limit``;
+        ``du=False``: no u-derivative, None in its place)."""
+        bd = self.B * np.exp(-self.beta * v)
+        g = base + an + bd
+        if not derivatives:
+            for t, k in zip(self.extra, kn):
+                g = g + k * np.exp(t.d_exp * v)
+            return g
+        dg_dv = -self.beta * bd
+        dg_du = -self.alpha * an if du else None
+        for t, k in zip(self.extra, kn):
+            val = k * np.exp(t.d_exp * v)
             g = g + val
             dg_dv = dg_dv + t.d_exp * val
-            dg_du = dg_du + t.n_exp * val
+            if du:
+                dg_du = dg_du + t.n_exp * val
         return g, dg_dv, dg_du
 
-    def _v_bounds(self):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            v_lo = np.where(self.margin > 0, (self.logB - np.log(self.margin)) / self.beta, 0.0)
-        return v_lo, v_lo + 80.0  # D up to e^80 times the bare minimum
-
-    def _v_argmin(self, u):
-        v_lo, v_hi = self._v_bounds()
+    def _v_argmin(self, u, an, kn):
+        """log D where the loss is least at this N (the right end of the root's bracket)."""
+        v_lo = np.broadcast_to(self.v_lo, np.shape(an))
+        v_hi = np.broadcast_to(self.v_hi, np.shape(an))
         if len(self.extra) == 1 and self.extra[0].d_exp > 0:
             # one term k·N^a·D^b: d/dv (B·e^(−βv) + k·N^a·e^(bv)) = 0 in closed form
-            t = self.extra[0]
-            kn = np.broadcast_to(t.coef * np.exp(u * t.n_exp), np.shape(v_lo))
+            t, k = self.extra[0], kn[0]
             with np.errstate(divide="ignore", invalid="ignore"):
-                vm = np.log(self.beta * self.B / (t.d_exp * kn)) / (self.beta + t.d_exp)
-            return v_lo, np.clip(np.where(kn > 0, vm, v_hi), v_lo, v_hi)
-        lo, hi = _bisect_sign(lambda v: self._g(u, v)[1], v_lo, v_hi)
-        return v_lo, hi
+                vm = np.log(self.beta * self.B / (t.d_exp * k)) / (self.beta + t.d_exp)
+            return np.clip(np.where(k > 0, vm, v_hi), v_lo, v_hi)
+        base = self.E - self.limit
+        _, hi = _bisect_sign(lambda v: self._g(base, an, kn, v, du=False)[1], v_lo, v_hi)
+        return hi
 
     def _feasible_u_min(self, u_cap):
+        base = self.E - self.limit
+
         def infeasible_margin(u):  # ≥ 0 once some D reaches the target at this N
-            _, vm = self._v_argmin(u)
-            return -self._g(u, vm)[0]
+            an, kn = self._u_parts(u)
+            with np.errstate(all="ignore"):
+                return -self._g(base, an, kn, self._v_argmin(u, an, kn), derivatives=False)
 
         with np.errstate(all="ignore"):
-            start = np.where(np.isfinite(self.u_min), self.u_min, 0.0)
-        lo, hi = _bisect_sign(infeasible_margin, start, np.full_like(start, u_cap))
+            start = np.where(np.isfinite(self.u_min_bare), self.u_min_bare, 0.0)
+        _, hi = _bisect_sign(infeasible_margin, start, np.full_like(start, u_cap))
         return hi
+
+    def _newton(self, base, an, kn, v, vm):
+        """Newton steps in log D from ``v`` (left of the root) towards the root, capped at
+        ``vm``, until no element moves more than ``NEWTON_STEP_TOL`` (at most ``NEWTON_MAX``)."""
+        for _ in range(NEWTON_MAX):
+            g, dg, _ = self._g(base, an, kn, v, du=False)
+            step = np.maximum(np.where(dg < 0, -g / dg, 0.0), 0.0)
+            v_next = np.minimum(v + step, vm)
+            moved = v_next - v
+            v = v_next
+            if not np.any(moved > NEWTON_STEP_TOL):  # NaN: no element to wait for
+                break
+        return v
 
     def _nested(self, u):
         u = np.asarray(u, dtype=float)
-        v_lo, vm = self._v_argmin(u)
-        gm = self._g(u, vm)[0]
-        # smallest root of g(v) = 0 on [v_lo, vm]: g is convex and decreasing there, so
-        # Newton's method from the left end climbs monotonically to it (no overshoot)
-        v = v_lo.copy()
+        base = self.E - self.limit
         with np.errstate(all="ignore"):
-            for _ in range(30):
-                g, dg, _ = self._g(u, v)
-                step = np.where(dg < 0, -g / dg, 0.0)
-                v = np.minimum(v + np.maximum(step, 0.0), vm)
-        g_end = self._g(u, v)[0]
-        unconverged = np.abs(g_end) > 1e-12 * np.maximum(np.abs(self.limit), 1.0)
-        if np.any(unconverged & (gm <= 0)):
-            _, vb = _bisect_sign(lambda x: -self._g(u, x)[0], v_lo, vm)
-            v = np.where(unconverged, vb, v)
-        _, dg_dv, dg_du = self._g(u, v)
-        with np.errstate(divide="ignore", invalid="ignore"):
+            an, kn = self._u_parts(u)
+            vm = self._v_argmin(u, an, kn)
+            gm = self._g(base, an, kn, vm, derivatives=False)
+            # smallest root of g(v) = 0 on [v_lo, vm]: g is convex and decreasing there, so
+            # Newton's method from any point left of the root climbs monotonically to it.  The
+            # unpenalised D (extras dropped) is such a point: there g = the extras ≥ 0.
+            rem = self.margin - an
+            v0 = (self.logB - np.log(rem)) / self.beta
+            v = np.minimum(np.where(rem > 0, np.maximum(v0, self.v_lo), self.v_lo), vm)
+            # near the smallest feasible N the root nears a double root at vm, where Newton
+            # from afar converges only linearly: start from the quadratic model's root
+            # vm − 2·√(−2·gm/g''(vm)) instead, when it lies in [v, vm] and g ≥ 0 there (so it
+            # is still left of the root)
+            bd = self.B * np.exp(-self.beta * vm)
+            g2 = self.beta ** 2 * bd
+            for t, k in zip(self.extra, kn):
+                g2 = g2 + t.d_exp ** 2 * k * np.exp(t.d_exp * vm)
+            vq = vm - 2.0 * np.sqrt(-2.0 * gm / g2)
+            better = (vq > v) & (gm <= 0) & (self._g(base, an, kn, vq, derivatives=False) >= 0)
+            v = np.where(better, vq, v)
+            v = self._newton(base, an, kn, v, vm)
+            g_end, dg_dv, dg_du = self._g(base, an, kn, v)
+            unconverged = np.abs(g_end) > self.tol
+            if np.any(unconverged & (gm <= 0)):
+                v_lo = np.broadcast_to(self.v_lo, np.shape(v))
+                _, vb = _bisect_sign(lambda x: -self._g(base, an, kn, x, derivatives=False),
+                                     v_lo, vm)
+                v = np.where(unconverged, vb, v)
+                _, dg_dv, dg_du = self._g(base, an, kn, v)
             slope = -dg_du / dg_dv
-        d = np.where(gm <= 0, np.exp(v), np.inf)
-        return np.exp(u), d, slope
+        return np.where(gm <= 0, v, np.inf), slope
 
 
 class GeneralCurve:

@@ -4,7 +4,8 @@
 ``R_D = D/U_D − 1``, ``D' = U_D + U_D·R_D*·(1 − exp(−R_D/R_D*))``;
 ``U_N = min(N, N_opt(U_D))``, ``R_N = N/U_N − 1``, ``N' = U_N + U_N·R_N*·(1 − exp(−R_N/R_N*))``.
 ``N_opt(U_D)`` is the compute-optimal N whose compute-optimal D is U_D under the base law
-(REFERENCE §1.1 allocation).  Constants: REFERENCE §1.3 (C4, GPT-2 tokenizer) [P].
+(Hoffmann et al. 2022 allocation).  Constants: Muennighoff et al. 2023, fitted on C4 with the
+GPT-2 tokenizer, as in huggingface/datablations [P].
 Not a posynomial: planned by a nested 1-D solve (planner.optimize.data_constrained).
 """
 
@@ -39,7 +40,7 @@ class DataConstrainedLaw:
         source="Muennighoff et al. 2023, arXiv 2305.16264 (huggingface/datablations)",
         n_definition="parameters (GPT-2-style Megatron models)", eval_set="C4 validation",
         provenance="P", fitted_params=(7.1e6, 8.67e9), fitted_tokens=(1e8, 9e11),
-        note="R_D*, R_N* sit on a flat ridge (REFERENCE §1.5): compare losses, not constants"))
+        note="R_D*, R_N* sit on a flat ridge (a lower local minimum exists): compare losses, not constants"))
     form: str = "data-constrained"
     repeats_data: ClassVar[bool] = True  # plans repeated epochs over data.unique_tokens
     takes_quantization_penalty: ClassVar[bool] = False
@@ -57,7 +58,7 @@ class DataConstrainedLaw:
         return allocation_constant(self.A, self.alpha, self.B, self.beta)
 
     def optimal_params_for_tokens(self, tokens):
-        """N whose compute-optimal D is ``tokens`` (base law, REFERENCE §1.1)."""
+        """N whose compute-optimal D is ``tokens`` (base law, Hoffmann et al. 2022 allocation)."""
         a, b = self.alpha, self.beta
         c6 = (np.asarray(tokens, dtype=float) * self.G) ** ((a + b) / a)
         return self.G * c6 ** (b / (a + b))

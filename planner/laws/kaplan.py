@@ -1,6 +1,6 @@
 """Kaplan et al. 2020 joint law ``L = [(N_c/N)^(α_N/α_D) + D_c/D]^α_D`` (arXiv 2001.08361).
 
-N counts non-embedding parameters; loss in nats/token on WebText2 (REFERENCE §1.2).  The solvers
+N counts non-embedding parameters; loss in nats/token on WebText2 (Kaplan et al. 2020, eq. 1.5).  The solvers
 see it in posynomial form: ``(N_c/N)^(α_N/α_D) + D_c/D ≤ L^(1/α_D)``.
 """
 

@@ -1,4 +1,4 @@
-"""Loss penalty of serving a model with weights quantised to P bits (REFERENCE §2).
+"""Loss penalty of serving a model with weights quantised to P bits (docs/laws.md).
 
 ``L_q = L_16(N, D) + ΔL(N, D, P)``.  Both laws grow with D: an over-trained model loses more
 when quantised.  They disagree by ~3× (7B, 2T tokens, 4 bits: Ouyang ≈ 0.14, Kumar ≈ 0.05 nats).

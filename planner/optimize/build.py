@@ -44,10 +44,16 @@ def resolve_law(budget: Budget) -> Law:
 
 
 def target_loss(budget: Budget, law: Law) -> float:
-    """The loss to reach (nats/token): given, or that of a reference model under ``law``."""
+    """The loss to reach (nats/token): given, that of a reference model under ``law``, or that
+    of a downstream error through its mapping (``planner.laws.downstream``)."""
     t = budget.target
     if t.loss is not None:
         loss, where = t.loss, budget.where("target", "loss")
+    elif getattr(t, "downstream", None) is not None:  # an error target, through its mapping
+        from planner.laws.downstream import budget_target_loss
+
+        loss = budget_target_loss(budget, law)
+        where = budget.where("target", "downstream", "error")
     elif t.match.tokens is not None:
         loss = float(law.loss(t.match.params, t.match.tokens))
         where = budget.where("target", "match")
@@ -64,7 +70,7 @@ def target_loss(budget: Budget, law: Law) -> float:
 
 
 def flops_items(inference_tokens: float) -> tuple[CostItem, CostItem]:
-    """Training ``6·N·D`` and inference ``2·N·T`` FLOPs (Kaplan et al. 2020; REFERENCE §4)."""
+    """Training ``6·N·D`` and inference ``2·N·T`` FLOPs (Kaplan et al. 2020; Sardana et al. 2024, arXiv 2401.00448)."""
     return (
         CostItem.monomial("train", 6.0, 1, 1, unit="flops"),
         CostItem.monomial("inference", 2.0 * inference_tokens, 1, 0, unit="flops"),
@@ -93,7 +99,7 @@ def bound_constraints(budget: Budget, inference_tokens: float,
     if b.max_train_flops is not None:
         out.append(Constraint("max_train_flops", flops_items(0.0)[0], b.max_train_flops,
                               "training FLOPs ≤ max_train_flops"))
-    if budget.model is not None:  # pinned size: N = model.params (to solver precision)
+    if budget.model is not None and budget.model.params is not None:  # pinned size: N = model.params (to solver precision)
         n = budget.model.params
         out.append(Constraint("model_params_max", CostItem.monomial("params", 1.0, 1, 0,
                                                                     "params"),
@@ -170,7 +176,7 @@ def hardware_constraints(budget: Budget, cm) -> tuple[Constraint, ...]:
     """Memory fit, deadline, dollar limits and latency SLOs of one cost model."""
     out = [Constraint("memory_fit", cm.memory, cm.memory_limit_bytes,
                       f"weights + KV cache ≤ {cm.config.gpus_per_replica} × "
-                      f"{cm.serve_hw.hbm_gb:g} GB × (1 − headroom) per replica")]
+                      f"{cm.serve_hw.hbm_bytes / 2**30:.1f} GiB × (1 − headroom) per replica")]
     t = cm.train  # gpus ≤ max_gpus and deadline ⇒ gpus: checked by the budget's validators
     if t.deadline_days is not None:
         gpus = t.gpus or t.max_gpus
@@ -179,6 +185,9 @@ def hardware_constraints(budget: Budget, cm) -> tuple[Constraint, ...]:
                                                         "seconds"),
                               t.deadline_days * 86400.0,
                               f"training wall-clock on {gpus} GPUs ≤ {t.deadline_days:g} days"))
+    from planner.training.constraints import training_constraints
+
+    out += training_constraints(budget, cm)  # batch-limited deadline, training memory
     if t.max_train_usd is not None:
         out.append(Constraint("max_train_usd", cm.total_in("usd", ("train", "draft_train")),
                               t.max_train_usd, "training dollars ≤ train.max_train_usd"))
@@ -214,22 +223,77 @@ def penalty_law(budget: Budget, law: Law):
     return PENALTIES[serve.quantization_penalty]
 
 
+def resolve_hardware(ref, budget: Budget, field: str):
+    """A profile from a name, a file path (relative to the budget) or inline fields."""
+    from planner.hardware import load_profile, profile_from_data
+
+    try:
+        if isinstance(ref, str):
+            return load_profile(ref, budget.base_dir)
+        data = dict(ref)
+        data.setdefault("name", f"{field}-inline")
+        return profile_from_data(data, f"{budget.where(field, 'hardware')}", budget.base_dir)
+    except InputError as exc:
+        raise InputError(f"{budget.where(field, 'hardware')}: {field}.hardware: {exc}") from None
+
+
+def cost_setup(budget: Budget):
+    """The plain set-up the cost formulas read (``planner.costs.setup``), from a budget."""
+    from planner.budget import ServeSpec, TrainSpec
+    from planner.costs.setup import (
+        CostSetup,
+        Demand,
+        DraftSetup,
+        GivenShape,
+        ServeSetup,
+        TrainSetup,
+        plain,
+    )
+
+    serve = budget.serve or ServeSpec()
+    sd = serve.speculative
+    inf = budget.inference
+    tin, tout, split = inf.request_shape
+    life = inf.months * 30.0 * 86400.0 if inf.months is not None else None
+    demand = Demand(inf.lifetime_requests, tin, tout, inf.requests_per_second, True, life, split)
+    m = budget.model
+    shape = (GivenShape(m.params, m.n_layer, m.d_model, m.n_heads, m.n_kv_heads, m.vocab)
+             if m is not None and m.n_layer is not None else None)
+    return CostSetup(plain(TrainSetup, budget.train or TrainSpec()),
+                     plain(ServeSetup, serve,
+                           speculative=plain(DraftSetup, sd) if sd is not None else None),
+                     demand, shape)
+
+
+def cost_model(budget: Budget, config, train_hw=None, serve_hw=None):
+    """The cost model of one configuration of a budget (profiles resolved when not given)."""
+    from planner.budget import ServeSpec, TrainSpec
+    from planner.costs.model import build_cost_model
+
+    train_hw = train_hw or resolve_hardware((budget.train or TrainSpec()).hardware, budget,
+                                            "train")
+    serve_hw = serve_hw or resolve_hardware((budget.serve or ServeSpec()).hardware, budget,
+                                            "serve")
+    return build_cost_model(cost_setup(budget), config, train_hw, serve_hw)
+
+
 def build_candidates(budget: Budget, law: Law, loss: float) -> list[Candidate]:
     """Every discrete configuration of the budget as a Scenario (all of one structure)."""
     if not budget.uses_hardware:
         return [Candidate(build_scenario(budget, law, loss))]
     from planner.budget import ServeSpec, TrainSpec
-    from planner.costs.model import ServingConfig, build_cost_model, resolve_hardware
+    from planner.costs.model import ServingConfig, build_cost_model
 
     train_hw = resolve_hardware((budget.train or TrainSpec()).hardware, budget, "train")
     serve_hw = resolve_hardware((budget.serve or ServeSpec()).hardware, budget, "serve")
+    setup = cost_setup(budget)
     penalty = penalty_law(budget, law)
     tokens = budget.inference.total_tokens
     bounds = bound_constraints(budget, tokens, law)
     out = []
     for bits, gamma, g in itertools.product(*_options(budget)):
         config = ServingConfig(bits, gamma, g)
-        cm = build_cost_model(budget, config, train_hw, serve_hw)
+        cm = build_cost_model(setup, config, train_hw, serve_hw)
         if budget.objective == "flops":
             objective = flops_items(tokens)
         else:

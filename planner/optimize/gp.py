@@ -1,13 +1,21 @@
-"""Exact solve of a scenario as a geometric program (cvxpy DGP, Clarabel).
+"""Exact solve of a scenario as a geometric program (cvxpy, Clarabel).
 
-One parametrised problem is built per *structure* (exponents and which terms exist) and cached;
-re-solves only change ``cp.Parameter`` values (DPP), ~2 ms a solve instead of ~20 ms.  N and D
-are scaled by the Chinchilla-optimal point of the same loss and the objective by its value there,
-so the conic problem is O(1) (DESIGN.md, "Conventions").  cvxpy is imported lazily.
+The GP is written directly in its convex form (Boyd et al. 2007, "A tutorial on geometric
+programming", §2.5): variables ``x = log N``, ``y = log D``; a term ``c·N^a·D^b`` becomes
+``log c + a·x + b·y``, a posynomial the ``log_sum_exp`` of its terms, a max of posynomials the
+max of those, and the objective ``Σ items`` the ``log_sum_exp`` of the items.  That is the
+problem cvxpy's DGP mode would derive; writing it in logs lets the log-coefficients be the
+``cp.Parameter`` values themselves (cvxpy's DGP path re-takes and re-validates every parameter's
+log on every solve).  One parametrised (DPP) problem is built per *structure* (exponents and
+which terms exist) and cached; re-solves only change parameter values.  N and D are scaled by
+the Chinchilla-optimal point of the same loss and the objective by its value there, so the conic
+problem is O(1).  cvxpy is imported lazily, inside the solve (its import alone takes ~1.1-1.4 s).
+``planner.optimize.gp_reference`` keeps the previous (DGP-mode) solver as the test oracle.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +27,10 @@ from planner.optimize.scenario import Scenario, Solution
 from planner.terms import CostItem, Term, compute_optimal_point
 
 _CACHE: dict[tuple, "_Built"] = {}
+# a constraint switched off while naming binding constraints keeps its place in the cached
+# problem with every (scaled) coefficient set to this: it then holds unless N or D moves a factor
+# ~e^60 from the compute-optimal point, far outside any plan
+_DISABLED = 1e-26
 # tighter than the defaults (1e-8): the tests hold the GP to the 1-D solver at 1e-6 in cost
 _CLARABEL_TOL = dict(tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
 
@@ -26,8 +38,8 @@ _CLARABEL_TOL = dict(tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
 @dataclass
 class _Built:
     problem: Any
-    n: Any
-    d: Any
+    n: Any  # cp.Variable: log N (scaled)
+    d: Any  # cp.Variable: log D (scaled)
     params: list  # cp.Parameter, in the order of _coefficients()
     constraint_exprs: list
 
@@ -63,38 +75,38 @@ def _structure(sc: Scenario) -> tuple:
 def _build(sc: Scenario) -> _Built:
     import cvxpy as cp
 
-    n = cp.Variable(pos=True, name="N")
-    d = cp.Variable(pos=True, name="D")
+    x = cp.Variable(name="logN")
+    y = cp.Variable(name="logD")
     params: list = []
 
-    def monomial(t: Term):
-        par = cp.Parameter(pos=True)
+    def log_term(t: Term):  # log(c·N^a·D^b) = log c + a·x + b·y
+        par = cp.Parameter()
         params.append(par)
         expr = par
         if t.n_exp != 0:
-            expr = expr * cp.power(n, float(t.n_exp))
+            expr = expr + float(t.n_exp) * x
         if t.d_exp != 0:
-            expr = expr * cp.power(d, float(t.d_exp))
+            expr = expr + float(t.d_exp) * y
         return expr
 
-    def posy(terms):
-        live = [monomial(t) for t in terms if float(t.coef) > 0]
-        return cp.sum(cp.hstack(live)) if len(live) > 1 else live[0]
+    def log_posy(terms):
+        live = [log_term(t) for t in terms if float(t.coef) > 0]
+        return cp.log_sum_exp(cp.hstack(live)) if len(live) > 1 else live[0]
 
-    def item_expr(item: CostItem):
-        alts = [posy(p) for p in item.alternatives if any(float(t.coef) > 0 for t in p)]
+    def log_item(item: CostItem):
+        alts = [log_posy(p) for p in item.alternatives if any(float(t.coef) > 0 for t in p)]
         return alts[0] if len(alts) == 1 else cp.maximum(*alts)
 
-    objective = [item_expr(it) for it in sc.objective if any(
+    objective = [log_item(it) for it in sc.objective if any(
         float(t.coef) > 0 for t in _item_terms(it))]
-    loss = posy(_loss_terms(sc))
-    constraint_exprs = [item_expr(c.item) for c in sc.constraints]
-    cons = [loss <= 1.0] + [e <= 1.0 for e in constraint_exprs]
-    total = objective[0] if len(objective) == 1 else cp.sum(cp.hstack(objective))
+    loss = log_posy(_loss_terms(sc))
+    constraint_exprs = [log_item(c.item) for c in sc.constraints]
+    cons = [loss <= 0.0] + [e <= 0.0 for e in constraint_exprs]
+    total = objective[0] if len(objective) == 1 else cp.log_sum_exp(cp.hstack(objective))
     problem = cp.Problem(cp.Minimize(total), cons)
-    if not problem.is_dgp(dpp=True):  # pragma: no cover - structure bug, not user input
-        raise SolverError("internal: scenario is not a DPP geometric program")
-    return _Built(problem, n, d, params, constraint_exprs)
+    if not problem.is_dcp(dpp=True):  # pragma: no cover - structure bug, not user input
+        raise SolverError("internal: scenario is not a DPP convex program in log form")
+    return _Built(problem, x, y, params, constraint_exprs)
 
 
 def _coefficients(sc: Scenario, n0: float, d0: float, f0: float) -> list[float]:
@@ -119,8 +131,40 @@ def _coefficients(sc: Scenario, n0: float, d0: float, f0: float) -> list[float]:
     return vals
 
 
+def _set_values(params, values) -> None:
+    """Write log-coefficients into a cached problem's parameters.  Each value is checked here
+    (a finite float: all a scalar parameter without attributes accepts) and stored with
+    ``save_value``, skipping cvxpy's generic per-assignment validation (array conversion and
+    ``np.isclose`` projections), which took longer than the conic solve itself."""
+    for par, val in zip(params, values):
+        val = math.log(val)
+        if math.isfinite(val) and par.shape == ():
+            par.save_value(val)
+        else:  # cvxpy's own checks and error message
+            par.value = val
+
+
+def _constraint_blocks(sc: Scenario, n_params: int) -> list[slice]:
+    """Where each constraint's coefficients sit among the problem's parameters (the last ones,
+    in the order of ``_coefficients``)."""
+    counts = [sum(1 for p in c.item.alternatives if any(float(t.coef) > 0 for t in p)
+                  for t in p if float(t.coef) > 0) for c in sc.constraints]
+    start = n_params - sum(counts)
+    blocks = []
+    for n in counts:
+        blocks.append(slice(start, start + n))
+        start += n
+    return blocks
+
+
 def solve_gp(sc: Scenario, *, cache: bool = True, retry_binding: bool = True) -> Solution:
     """Solve one scenario exactly.  ``cache=False`` builds a fresh problem (benchmarks)."""
+    return _solve(sc, cache, retry_binding, frozenset())
+
+
+def _solve(sc: Scenario, cache: bool, retry_binding: bool, disabled: frozenset) -> Solution:
+    """``solve_gp`` with the constraints of index in ``disabled`` switched off (every
+    coefficient set to ``_DISABLED``) in the same cached problem."""
     import cvxpy as cp
 
     if sc.batch_size() != 1:
@@ -138,13 +182,30 @@ def solve_gp(sc: Scenario, *, cache: bool = True, retry_binding: bool = True) ->
         built = _build(sc)
         if cache:
             _CACHE[key] = built
-    for par, val in zip(built.params, _coefficients(sc, n0, d0, f0)):
-        par.value = val
+    values = _coefficients(sc, n0, d0, f0)
+    if disabled:
+        blocks = _constraint_blocks(sc, len(values))
+        for j in disabled:
+            values[blocks[j]] = [_DISABLED] * (blocks[j].stop - blocks[j].start)
+    _set_values(built.params, values)
     try:
         with warnings.catch_warnings():  # 'optimal_inaccurate' is reported in the Solution
             warnings.simplefilter("ignore", UserWarning)
-            built.problem.solve(gp=True, solver=cp.CLARABEL, **_CLARABEL_TOL)
+            try:
+                built.problem.solve(solver=cp.CLARABEL, **_CLARABEL_TOL)
+            except cp.error.SolverError:  # tight tolerances can fail near infeasibility
+                built.problem.solve(solver=cp.CLARABEL)
     except cp.error.SolverError as exc:
+        # Clarabel can fail outright on a problem just past infeasibility: if the 1-D solver
+        # proves it infeasible, say so; otherwise this is a real solver failure
+        from planner.optimize.iso_loss import solve_iso_loss
+
+        other = solve_iso_loss(sc)
+        if other.status == "infeasible":
+            return Solution(np.nan, np.nan, np.nan, "infeasible", "gp",
+                            message="constraints cannot all hold (Clarabel failed; the 1-D "
+                                    "solver proves infeasibility): " + ", ".join(other.binding),
+                            binding=other.binding)
         raise SolverError(f"cvxpy/Clarabel failed: {exc}") from None
     status = built.problem.status
     if status in ("infeasible", "infeasible_inaccurate"):
@@ -153,7 +214,8 @@ def solve_gp(sc: Scenario, *, cache: bool = True, retry_binding: bool = True) ->
         return Solution(np.nan, np.nan, np.nan, "infeasible", "gp", message=msg, binding=binding)
     if status not in ("optimal", "optimal_inaccurate") or built.n.value is None:
         raise SolverError(f"cvxpy returned status {status!r}")
-    params, tokens = float(built.n.value) * n0, float(built.d.value) * d0
+    params = math.exp(float(built.n.value)) * n0
+    tokens = math.exp(float(built.d.value)) * d0
     active = tuple(
         c.name for c in sc.constraints if float(c.slack(params, tokens)) < 1e-5
     )
@@ -165,18 +227,20 @@ def solve_gp(sc: Scenario, *, cache: bool = True, retry_binding: bool = True) ->
 
 
 def _binding(sc: Scenario) -> tuple[str, ...]:
-    """Constraints whose removal makes the scenario feasible (or all of them)."""
-    from dataclasses import replace
+    """Constraints whose removal makes the scenario feasible (or all of them).  The sub-problems
+    re-solve the cached problem with constraints switched off, so naming them builds nothing
+    new; one that fails numerically only leaves its constraint unnamed."""
+    k = len(sc.constraints)
 
-    names = []
-    for k, c in enumerate(sc.constraints):
-        alone = replace(sc, constraints=(c,))
-        if solve_gp(alone, retry_binding=False).status == "infeasible":
-            names.append(c.name)
+    def status(disabled) -> str:
+        try:
+            return _solve(sc, True, False, frozenset(disabled)).status
+        except SolverError:
+            return "failed"
+
+    names = [c.name for j, c in enumerate(sc.constraints)
+             if status(set(range(k)) - {j}) == "infeasible"]  # infeasible alone
     if names:
         return tuple(names)
-    for k, c in enumerate(sc.constraints):
-        rest = replace(sc, constraints=sc.constraints[:k] + sc.constraints[k + 1:])
-        if solve_gp(rest, retry_binding=False).status == "optimal":
-            names.append(c.name)
+    names = [c.name for j, c in enumerate(sc.constraints) if status({j}) == "optimal"]
     return tuple(names) or tuple(c.name for c in sc.constraints)

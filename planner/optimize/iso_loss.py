@@ -2,131 +2,115 @@
 
 With the loss constraint tight, D is a function of N: ``D(N) = (B/(L − E − A·N^-α))^(1/β)``
 (closed form), or the smallest root of the loss in log D when extra loss terms (a quantisation
-penalty) grow with D (nested bisection).  In ``u = log N`` the cost along this curve is
-log-convex (partial minimisation of a geometric program), so the optimum is the unique sign
-change of dCost/du, and every constraint of the scenario holds on one interval of u.  The solver
-bisects for the unconstrained optimum, for each constraint's interval, and clips.  For the FLOPs
-objective this is the root of REFERENCE §4: ``3·D(x)·(α·x/(β·(L* − E − x)) − 1) = T``.
+penalty) grow with D (Newton's method in log D).  In ``u = log N`` the cost along this curve is
+log-convex (partial minimisation of a geometric program, Boyd et al. 2007, "A tutorial on
+geometric programming"), so the optimum is the unique sign change of dCost/du, and every
+constraint of the scenario holds on one interval of u.  The solver bisects for the unconstrained
+optimum, for each constraint's interval, and clips.  For the FLOPs objective this is the root of
+Sardana et al. 2024 (arXiv 2401.00448): ``3·D(x)·(α·x/(β·(L* − E − x)) − 1) = T``.
+
+Speed (issue 12): the optimum and every constraint's minimum are bisected as one stacked array
+problem (rows × batch), then every constraint's left and right ends as a second one, so the curve
+is evaluated 2 × 48 times per solve instead of 48 × (1 + 3·constraints).  Along the curve the
+solver works in logs: ``N^a·D^b = exp(a·u + b·v)`` with ``v = log D``, one ``exp`` per distinct
+exponent pair.  With loss terms that grow with D, the inner Newton solve starts at the
+unpenalised D (left of the root, so it still climbs monotonically) and stops once converged.
+A roofline item's derivative is that of its largest alternative, picked with ``np.where``.
+``planner.optimize.iso_loss_reference`` keeps the previous algorithm as the test oracle.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from planner.laws.curve import (
+    PosynomialCurve,
+    _bisect_sign,
+    _flat,
+)
 from planner.optimize.scenario import Scenario, Solution
+from planner.terms import CostItem, Term
 
 ITERATIONS = 48  # halvings of a ≤ 30-wide bracket in log N: ~1e-13 in log N
 
 
-def _bisect_sign(fun, lo, hi, iterations=ITERATIONS):
-    """Bracket the point where ``fun`` turns from negative (or NaN) to non-negative.
-
-    Vectorised: ``lo``/``hi`` are arrays; returns the final ``(lo, hi)`` bracket.
-    """
-    lo = np.array(lo, dtype=float, copy=True)
-    hi = np.array(hi, dtype=float, copy=True)
-    for _ in range(iterations):
-        mid = 0.5 * (lo + hi)
-        f = fun(mid)
-        go_right = ~(f >= 0)  # NaN counts as "not yet"
-        lo = np.where(go_right, mid, lo)
-        hi = np.where(go_right, hi, mid)
-    return lo, hi
+def _take_item(item: CostItem, idx, shape) -> CostItem:
+    """``item`` with every coefficient restricted to batch elements ``idx`` (flat indices)."""
+    return CostItem(item.name, tuple(tuple(Term(_flat(t.coef, shape)[idx], t.n_exp, t.d_exp)
+                                           for t in p) for p in item.alternatives), item.unit)
 
 
-class _Curve:
-    """The iso-loss curve D(u) of a scenario and its slope d(log D)/du."""
+class _Monomials:
+    """``N^a·D^b = exp(a·u + b·v)`` at one (u, v), each exponent pair computed once."""
 
-    def __init__(self, sc: Scenario, shape):
-        p = sc.loss
-        b = lambda x: np.broadcast_to(np.asarray(x, dtype=float), shape)  # noqa: E731
-        self.E, self.A, self.alpha = b(p.E), b(p.A), b(p.alpha)
-        self.B, self.beta, self.limit = b(p.B), b(p.beta), b(p.limit)
-        self.margin = self.limit - self.E
-        self.logB = np.log(self.B)
-        self.extra = sc.loss_extra
-        with np.errstate(divide="ignore", invalid="ignore"):
-            # N below this cannot reach the target even with infinite data (no extras).
-            self.u_min = np.log(self.A / self.margin) / self.alpha
-        if self.extra:
-            self.u_min = self._feasible_u_min(np.log(sc.params_range[1]))
+    __slots__ = ("cache", "u", "v")
 
-    # -- closed form -------------------------------------------------------------------------
-    def at(self, u):
-        """(N, D, slope) on the curve at log N = u; D = inf where the target is unreachable."""
-        if self.extra:
-            return self._nested(u)
-        n = np.exp(u)
-        an = self.A * np.exp(-self.alpha * u)
-        rem = self.margin - an
-        with np.errstate(divide="ignore", invalid="ignore"):
-            d = np.exp((self.logB - np.log(rem)) / self.beta)
-            slope = -self.alpha * an / (self.beta * rem)
-        d = np.where(rem > 0, d, np.inf)
-        return n, d, slope
+    def __init__(self, u, v):
+        self.u, self.v, self.cache = u, v, {}
 
-    # -- extra loss terms: nested bisection in v = log D --------------------------------------
-    def _g(self, u, v):
-        n, d = np.exp(u), np.exp(v)
-        g = self.E + self.A * n ** (-self.alpha) + self.B * d ** (-self.beta) - self.limit
-        dg_dv = -self.beta * self.B * d ** (-self.beta)
-        dg_du = -self.alpha * self.A * n ** (-self.alpha)
-        for t in self.extra:
-            val = t.value(n, d)
-            g = g + val
-            dg_dv = dg_dv + t.d_exp * val
-            dg_du = dg_du + t.n_exp * val
-        return g, dg_dv, dg_du
+    def __call__(self, a, b):
+        key = (a, b)
+        out = self.cache.get(key)
+        if out is None:
+            if b == 0:
+                out = 1.0 if a == 0 else np.exp(a * self.u)
+            elif a == 0:
+                out = np.exp(b * self.v)
+            else:
+                out = np.exp(a * self.u + b * self.v)
+            self.cache[key] = out
+        return out
 
-    def _v_bounds(self):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            v_lo = np.where(self.margin > 0, (self.logB - np.log(self.margin)) / self.beta, 0.0)
-        return v_lo, v_lo + 80.0  # D up to e^80 times the bare minimum
 
-    def _v_argmin(self, u):
-        v_lo, v_hi = self._v_bounds()
-        if len(self.extra) == 1 and self.extra[0].d_exp > 0:
-            # one term k·N^a·D^b: d/dv (B·e^(−βv) + k·N^a·e^(bv)) = 0 in closed form
-            t = self.extra[0]
-            kn = np.broadcast_to(t.coef * np.exp(u * t.n_exp), np.shape(v_lo))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                vm = np.log(self.beta * self.B / (t.d_exp * kn)) / (self.beta + t.d_exp)
-            return v_lo, np.clip(np.where(kn > 0, vm, v_hi), v_lo, v_hi)
-        lo, hi = _bisect_sign(lambda v: self._g(u, v)[1], v_lo, v_hi)
-        return v_lo, hi
+def _posy(terms, mono, slope):
+    """(value, d value/du along the curve) of a posynomial (same sums as ``planner.terms``)."""
+    val = der = 0.0
+    for t in terms:
+        x = t.coef * mono(t.n_exp, t.d_exp)
+        val = val + x
+        if t.d_exp == 0:
+            der = der + x * t.n_exp
+        else:
+            der = der + x * (t.n_exp + t.d_exp * slope)
+    return val, der
 
-    def _feasible_u_min(self, u_cap):
-        def infeasible_margin(u):  # ≥ 0 once some D reaches the target at this N
-            _, vm = self._v_argmin(u)
-            return -self._g(u, vm)[0]
 
-        with np.errstate(all="ignore"):
-            start = np.where(np.isfinite(self.u_min), self.u_min, 0.0)
-        lo, hi = _bisect_sign(infeasible_margin, start, np.full_like(start, u_cap))
-        return hi
+def _posy_value(terms, mono):
+    val = 0.0
+    for t in terms:
+        val = val + t.coef * mono(t.n_exp, t.d_exp)
+    return val
 
-    def _nested(self, u):
-        u = np.asarray(u, dtype=float)
-        v_lo, vm = self._v_argmin(u)
-        gm = self._g(u, vm)[0]
-        # smallest root of g(v) = 0 on [v_lo, vm]: g is convex and decreasing there, so
-        # Newton's method from the left end climbs monotonically to it (no overshoot)
-        v = v_lo.copy()
-        with np.errstate(all="ignore"):
-            for _ in range(30):
-                g, dg, _ = self._g(u, v)
-                step = np.where(dg < 0, -g / dg, 0.0)
-                v = np.minimum(v + np.maximum(step, 0.0), vm)
-        g_end = self._g(u, v)[0]
-        unconverged = np.abs(g_end) > 1e-12 * np.maximum(np.abs(self.limit), 1.0)
-        if np.any(unconverged & (gm <= 0)):
-            _, vb = _bisect_sign(lambda x: -self._g(u, x)[0], v_lo, vm)
-            v = np.where(unconverged, vb, v)
-        _, dg_dv, dg_du = self._g(u, v)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            slope = -dg_du / dg_dv
-        d = np.where(gm <= 0, np.exp(v), np.inf)
-        return np.exp(u), d, slope
+
+def _item_value(item, mono):
+    """A cost item's value (max over alternatives, NaN propagating as ``np.maximum``)."""
+    alts = item.alternatives
+    val = _posy_value(alts[0], mono)
+    for p in alts[1:]:
+        val = np.maximum(val, _posy_value(p, mono))
+    return val
+
+
+def _item(item, mono, slope):
+    """(value, derivative along the curve) of a cost item: the largest alternative's, chosen as
+    ``np.argmax`` would (first maximum; a NaN counts as the maximum)."""
+    alts = item.alternatives
+    val, der = _posy(alts[0], mono, slope)
+    if len(alts) == 1:
+        return val, der
+    best, best_der = val, der
+    with np.errstate(invalid="ignore"):
+        for p in alts[1:]:
+            v, d = _posy(p, mono, slope)
+            take = (v > best) | (np.isnan(v) & ~np.isnan(best))
+            best_der = np.where(take, d, best_der)
+            best = np.maximum(best, v)
+    return best, best_der
+
+
+def _Curve(sc: Scenario, shape) -> PosynomialCurve:
+    """The iso-loss curve of a (batch) scenario (``planner.laws.curve.PosynomialCurve``)."""
+    return PosynomialCurve(sc.loss, sc.loss_extra, shape, float(np.log(sc.params_range[1])))
 
 
 def _flops_form(sc: Scenario):
@@ -154,7 +138,8 @@ def _flops_form(sc: Scenario):
 def _solve_flops_form(sc: Scenario, c_train, c_inf, shape, iterations=8):
     """Optimum of ``c_train·N·D + c_inf·N`` on the iso-loss curve, by Newton's method.
 
-    REFERENCE §4: with ``x = A·N^-α``, ``r = L* − E − x``, stationarity is
+    Sardana et al. 2024 (arXiv 2401.00448): with ``x = A·N^-α``, ``r = L* − E − x``,
+    stationarity is
     ``α·x/(β·r) − 1 = κ·(r/B)^(1/β)`` with ``κ = c_inf/c_train`` (``T/3`` for FLOPs), i.e.
     ``3·D(x)·(α·x/(β·r) − 1) = T``.  Writing ``r = r0·e^-z`` with ``r0 = α(L* − E)/(α + β)``
     (the Chinchilla optimum, z = 0) turns it into ``φ(z) = log(expm1 z) + z/β = K``,
@@ -191,6 +176,31 @@ def _solve_flops_form(sc: Scenario, c_train, c_inf, shape, iterations=8):
     return n, d
 
 
+class _Stacked:
+    """Several 1-D root problems as one array problem for ``_bisect_sign``: segment r holds
+    batch elements ``idx_r`` (flat indices, repeats allowed) and its function of
+    ``(u, log D, slope)``; the curve is evaluated once per step for all segments together."""
+
+    def __init__(self, curve: _Curve, shape, segments):
+        self.idx = np.concatenate([np.asarray(i, dtype=np.intp) for i, _ in segments])
+        self.curve = curve.take(self.idx, shape)
+        self.cuts = np.cumsum([0] + [len(i) for i, _ in segments])
+        self.funs = [f for _, f in segments]
+
+    def part(self, x, r):
+        """Segment r of a stacked array."""
+        return x[self.cuts[r]:self.cuts[r + 1]]
+
+    def __call__(self, u):
+        v, s = self.curve.at_log(u)
+        out = np.empty_like(u)
+        with np.errstate(all="ignore"):
+            for a, b, fun in zip(self.cuts[:-1], self.cuts[1:], self.funs):
+                if b > a:
+                    out[a:b] = fun(u[a:b], v[a:b], s[a:b])
+        return out
+
+
 def solve_iso_loss(sc: Scenario, iterations: int = ITERATIONS) -> Solution:
     """Solve ``sc`` (one scenario or a batch of the same structure) on the iso-loss curve."""
     shape = np.broadcast_shapes(
@@ -218,43 +228,83 @@ def solve_iso_loss(sc: Scenario, iterations: int = ITERATIONS) -> Solution:
         u_lo = np.where(target_ok, np.maximum(curve.u_min + 1e-9, u_floor), u_floor)
     u_hi = np.full(shape, u_cap)
     reachable = target_ok & (u_lo < u_hi)
+    cons = sc.constraints
+    k = len(cons)
+    size = int(np.prod(shape)) if shape else 1
+    every = np.arange(size)
+    u_lo_f, u_hi_f = _flat(u_lo, shape), _flat(u_hi, shape)
 
-    def total_slope(u):
-        n, d, s = curve.at(u)
-        with np.errstate(all="ignore"):
-            return sum(item.dlog(n, d, s) for item in sc.objective)
+    def slope_of(items, idx):  # d(Σ items)/du along the curve, on elements idx
+        items = [_take_item(it, idx, shape) for it in items]
 
-    # plain bisection: the slope has kinks where a roofline max switches branch, and
-    # regula falsi can stall at a kink (seen on a 216-configuration plan: 7.7e-5 off)
-    u_opt = _bisect_sign(total_slope, u_lo, u_hi, iterations)[1]
+        def fun(u, v, s):
+            mono, total = _Monomials(u, v), 0
+            for it in items:
+                total = total + _item(it, mono, s)[1]
+            return total
+        return fun
 
-    # each constraint holds on one interval [left, right] of u (log-convex along the curve)
+    def excess_of(j, idx, sign=1.0):  # sign·(h_j(u)/limit_j − 1) on elements idx
+        item = _take_item(cons[j].item, idx, shape)
+        limit = _flat(cons[j].limit, shape)[idx]
+        return lambda u, v, s: sign * (_item_value(item, _Monomials(u, v)) / limit - 1.0)
+
+    # each constraint holds on one interval [left, right] of u (its h is log-convex along the
+    # curve); where it holds at both ends of [u_lo, u_hi] it holds on all of it, so its minimum
+    # and its ends are bisected only on the elements where it fails at an end.
+    ex_lo, ex_hi = [], []
+    if k:
+        ends = _Stacked(curve, shape, [(every, excess_of(j, every)) for j in range(k)] * 2)
+        ex = ends(np.concatenate([u_lo_f] * k + [u_hi_f] * k)).reshape(2 * k, size)
+        ex_lo, ex_hi = ex[:k], ex[k:]
+    fails_lo = [~(e <= 0) for e in ex_lo]  # NaN counts as failing, as in a plain where()
+    fails_hi = [~(e <= 0) for e in ex_hi]
+    need = [np.flatnonzero(a | b) for a, b in zip(fails_lo, fails_hi)]
+
+    # stage 1, one stacked bisection: the objective's slope on every element (its sign change
+    # is the unconstrained optimum) and each constraint's slope where needed (its minimum).
+    # Plain bisection: the slope has kinks where a roofline max switches branch, and regula
+    # falsi can stall at a kink (seen on a 216-configuration plan: 7.7e-5 off).
+    stage1 = _Stacked(curve, shape, [(every, slope_of(sc.objective, every))]
+                      + [(need[j], slope_of([cons[j].item], need[j])) for j in range(k)])
+    hi1 = _bisect_sign(stage1, u_lo_f[stage1.idx], u_hi_f[stage1.idx], iterations)[1]
+    u_opt = hi1[:size].reshape(shape)
+    um = []
+    for j in range(k):
+        full = np.full(size, np.nan)
+        full[need[j]] = stage1.part(hi1, 1 + j)
+        um.append(full)
+
     lo, hi = u_lo.copy(), u_hi.copy()
     lefts, rights, alone_infeasible = [], [], []
-    for c in sc.constraints:
-        limit = np.asarray(c.limit, dtype=float)
-
-        def excess(u, c=c, limit=limit):  # h(u) − 1
-            n, d, _ = curve.at(u)
-            with np.errstate(all="ignore"):
-                return c.item.value(n, d) / limit - 1.0
-
-        def slope(u, c=c):
-            n, d, s = curve.at(u)
-            with np.errstate(all="ignore"):
-                return c.item.dlog(n, d, s)
-
-        _, um = _bisect_sign(slope, u_lo, u_hi, iterations)
-        bad = excess(um) > 1e-9
-        left = np.where(excess(u_lo) <= 0, u_lo,
-                        _bisect_sign(lambda u: -excess(u), u_lo, um, iterations)[1])
-        right = np.where(excess(u_hi) <= 0, u_hi,
-                         _bisect_sign(excess, um, u_hi, iterations)[0])
-        lefts.append(left)
-        rights.append(right)
-        alone_infeasible.append(bad)
-        lo = np.maximum(lo, left)
-        hi = np.minimum(hi, right)
+    if k:
+        # a constraint that fails at its own minimum fails everywhere on the curve
+        at_min = _Stacked(curve, shape, [(need[j], excess_of(j, need[j])) for j in range(k)])
+        ex_m = at_min(np.concatenate([um[j][need[j]] for j in range(k)]))
+        # stage 2, one stacked bisection: each failing left end (−excess on [u_lo, um]) and
+        # each failing right end (excess on [um, u_hi])
+        left_idx = [np.flatnonzero(f) for f in fails_lo]
+        right_idx = [np.flatnonzero(f) for f in fails_hi]
+        stage2 = _Stacked(curve, shape,
+                          [(left_idx[j], excess_of(j, left_idx[j], -1.0)) for j in range(k)]
+                          + [(right_idx[j], excess_of(j, right_idx[j])) for j in range(k)])
+        lo2 = np.concatenate([u_lo_f[i] for i in left_idx]
+                             + [um[j][i] for j, i in enumerate(right_idx)])
+        hi2 = np.concatenate([um[j][i] for j, i in enumerate(left_idx)]
+                             + [u_hi_f[i] for i in right_idx])
+        b_lo, b_hi = _bisect_sign(stage2, lo2, hi2, iterations)
+        for j in range(k):
+            bad = np.zeros(size, dtype=bool)
+            bad[need[j]] = at_min.part(ex_m, j) > 1e-9
+            left, right = u_lo_f.copy(), u_hi_f.copy()
+            left[left_idx[j]] = stage2.part(b_hi, j)
+            right[right_idx[j]] = stage2.part(b_lo, k + j)
+            left, right, bad = left.reshape(shape), right.reshape(shape), bad.reshape(shape)
+            lefts.append(left)
+            rights.append(right)
+            alone_infeasible.append(bad)
+            lo = np.maximum(lo, left)
+            hi = np.minimum(hi, right)
 
     feasible = reachable & (lo <= hi)
     for bad in alone_infeasible:

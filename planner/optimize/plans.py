@@ -34,6 +34,23 @@ def chinchilla_point(scenario: Scenario) -> tuple[float, float]:
     return float(sol.params), float(sol.tokens)
 
 
+def constraint_unit(name: str, item_unit: str) -> tuple[str, float]:
+    """The unit a constraint is shown in (that of its budget key) and the factor from the
+    solver's base unit: ``deadline_days`` in days, latency limits in ms (the keys are
+    ``*_ms``), memory in GiB, dollars in USD; counts as they are."""
+    if name.startswith("deadline"):
+        return "days", 1.0 / 86400.0
+    if name.startswith("max_time_"):
+        return "ms", 1e3
+    if item_unit == "bytes":
+        return "GiB", 1.0 / 2**30
+    if item_unit == "seconds":
+        return "seconds", 1.0
+    if item_unit in ("ratio", "params⁻¹") or name.endswith("params_min") or name == "min_params":
+        return "ratio", 1.0
+    return item_unit, 1.0
+
+
 def evaluate(problem: Problem, params: float, tokens: float,
              candidate: Candidate | int | None = None) -> PlanPoint:
     """Everything a plan reports about the model (N, D), from the candidate's cost terms
@@ -51,9 +68,11 @@ def evaluate(problem: Problem, params: float, tokens: float,
     for c in sc.constraints:
         value = float(c.item.value(params, tokens))
         slack = 1.0 - value / float(c.limit)
+        unit, scale = constraint_unit(c.name, c.item.unit)
         constraints[c.name] = {
             "value": value, "limit": float(c.limit), "slack": slack,
             "active": abs(slack) < 1e-5, "description": c.description,
+            "unit": unit, "value_in_unit": value * scale, "limit_in_unit": float(c.limit) * scale,
         }
     costs, serving, extra = {}, {}, {}
     cm = candidate.cost_model
@@ -70,6 +89,9 @@ def evaluate(problem: Problem, params: float, tokens: float,
         penalty = sum(float(t.value(params, tokens)) for t in sc.loss_extra)
         extra = {"weight_bits": cm.config.weight_bits, "loss_penalty": penalty,
                  "served_loss": loss + penalty, "configuration": cm.config.label()}
+        from planner.training.plan import training_plan
+
+        extra["training_plan"] = training_plan(problem.budget, cm, params, tokens).to_dict()
         spec = speculative_summary(cm, params, tokens)
         if spec is not None:
             extra["speculative"] = spec
@@ -99,20 +121,54 @@ def baseline_candidate(problem: Problem, params: float, tokens: float) -> Candid
         return cands[0]
     plain = [c for c in cands if c.config.weight_bits == 16 and c.config.gamma == 0]
     if not plain:
-        from planner.costs.model import ServingConfig, build_cost_model
+        from planner.costs.model import ServingConfig
+        from planner.optimize.build import cost_model
 
         cm0 = cands[0].cost_model
         plain = []
         g = 1
         while g <= max(64, cm0.serve.max_gpus_per_replica):
-            cm = build_cost_model(problem.budget, ServingConfig(16, 0, g), cm0.train_hw,
-                                  cm0.serve_hw)
+            cm = cost_model(problem.budget, ServingConfig(16, 0, g), cm0.train_hw,
+                            cm0.serve_hw)
             plain.append(Candidate(replace(cands[0].scenario, loss_extra=()), cm.config, cm))
             g *= 2
     for c in sorted(plain, key=lambda c: c.config.gpus_per_replica):
         if float(c.cost_model.memory.value(params, tokens)) <= c.cost_model.memory_limit_bytes:
             return c
     return plain[-1]
+
+
+def same_options_baseline(problem: Problem) -> tuple[float, float, int] | None:
+    """The Chinchilla-optimal model served with the budget's serving options: for each
+    candidate configuration, the compute-optimal (N, D) that reaches the target *as served*
+    (with that configuration's quantisation penalty), costed under it; the cheapest one whose
+    constraints hold.  None for budgets with a single configuration."""
+    cands = problem.candidates
+    if len(cands) < 2 or cands[0].config is None:
+        return None
+    train_only = [replace(c.scenario, objective=flops_items(0.0)[:1], constraints=())
+                  for c in cands]
+    points = []
+    if all(sc.posynomial and sc.curve is None for sc in train_only):
+        from planner.optimize.iso_loss import solve_iso_loss
+        from planner.optimize.scenario import stack_scenarios
+
+        sol = solve_iso_loss(stack_scenarios(train_only))
+        points = list(zip(np.atleast_1d(sol.params), np.atleast_1d(sol.tokens)))
+    else:
+        points = [chinchilla_point(sc) for sc in train_only]
+    best = None
+    for k, (c, (n, d)) in enumerate(zip(cands, points)):
+        n, d = float(n), float(d)
+        if not (np.isfinite(n) and np.isfinite(d)):
+            continue
+        sc = c.scenario
+        if any(float(con.slack(n, d)) < -1e-9 for con in sc.constraints):
+            continue
+        cost = float(sc.objective_value(n, d))
+        if best is None or cost < best[0]:
+            best = (cost, n, d, k)
+    return None if best is None else best[1:]
 
 
 def plan_candidate(problem: Problem, result: PlanResult) -> Candidate:
@@ -131,8 +187,14 @@ def plan_result(problem: Problem, sol: Solution, best: int) -> PlanResult:
     budget = problem.budget
     plan = evaluate(problem, sol.params, sol.tokens, best)
     n0, d0 = chinchilla_point(problem.candidates[0].scenario)
-    baseline = evaluate(problem, n0, d0, baseline_candidate(problem, n0, d0))
+    plain = evaluate(problem, n0, d0, baseline_candidate(problem, n0, d0))
+    same = same_options_baseline(problem)
+    baseline = evaluate(problem, *same) if same is not None else plain
     warnings = extrapolation_warnings(problem.law, plan.params, plan.train_tokens)
+    if getattr(budget.target, "downstream", None) is not None:
+        from planner.laws.downstream import downstream_notes
+
+        warnings += downstream_notes(problem)
     violated = [k for k, c in baseline.constraints.items() if c["slack"] < -1e-9]
     if violated:
         warnings.append("baseline (Chinchilla-optimal) model violates: " + ", ".join(violated))
@@ -147,6 +209,8 @@ def plan_result(problem: Problem, sol: Solution, best: int) -> PlanResult:
                             f"{pen.fitted_params[0]:.2g}-{pen.fitted_params[1]:.2g} parameters "
                             f"and {pen.fitted_bits[0]}-{pen.fitted_bits[1]} bits; "
                             f"{bits}-bit at {plan.params:.3g} parameters extrapolates")
+    warnings += [w for w in (plan.extra.get("training_plan") or {}).get("warnings", ())
+                 if w not in warnings]
     if sol.message:
         warnings.append(sol.message)
     config = problem.candidates[best].config
@@ -158,6 +222,7 @@ def plan_result(problem: Problem, sol: Solution, best: int) -> PlanResult:
         warnings=tuple(warnings), budget_name=budget.name or budget.source,
         diagnostics=dict(sol.diagnostics),
         configuration=asdict(config) if config is not None else None,
+        baseline_plain=plain,
     )
 
 

@@ -79,7 +79,7 @@ class Scenario:
                                                self.loss.B]
         arrays += [t.coef for item in self.objective for p in item.alternatives for t in p]
         arrays += [c.limit for c in self.constraints]
-        return int(np.broadcast(*[np.asarray(a) for a in arrays]).size)
+        return int(np.prod(np.broadcast_shapes(*[np.shape(a) for a in arrays])))
 
 
 @dataclass(frozen=True)

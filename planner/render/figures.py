@@ -6,7 +6,7 @@ pyplot) of the numbers computed by ``planner.analysis.curves`` and ``.sensitivit
 * iso-loss contours in (N, D) with iso-FLOP lines and the optimum's path as demand grows;
 * a tornado chart of the plan's sensitivity (planner.analysis.sensitivity).
 
-matplotlib is an optional extra (``pip install 'planner[plot]'``) imported inside the drawing
+matplotlib is an optional extra (``pip install matplotlib``, or the ``plot`` extra: ``pip install '.[plot]'`` in a checkout) imported inside the drawing
 functions.  ``save_figure`` writes PNG and SVG; the SVG is byte-stable between runs
 (``svg.hashsalt`` fixed, no date in the metadata).
 """
@@ -35,7 +35,8 @@ def _figure(width=7.2, height=4.6):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:  # pragma: no cover - depends on the environment
-        raise InputError("figures need matplotlib: pip install 'planner[plot]'") from None
+        raise InputError("figures need matplotlib: pip install matplotlib (or pip install "
+                         "'.[plot]' in a planner checkout)") from None
     fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     return fig

@@ -20,8 +20,8 @@ from planner.budget import Budget
 from planner.errors import InputError
 from planner.units import format_count, format_objective, format_sci, format_usd
 
-SECTIONS = ("Summary", "Plan", "Cost breakdown", "Constraints", "Alternatives", "Sensitivity",
-            "Figures", "Assumptions and sources", "Warnings")
+SECTIONS = ("Summary", "Plan", "Cost breakdown", "Training plan", "Constraints", "Alternatives",
+            "Sensitivity", "Figures", "Assumptions and sources", "Warnings", "Input budget")
 FIGURES = {
     "cost_vs_params": "Lifetime cost vs model size at the target loss, for several inference "
                       "demands; dots are the solver's plans and sit at the curves' minima.",
@@ -75,6 +75,9 @@ class Doc:
     def img(self, path: str, alt: str):
         self.blocks.append(("img", path, alt))
 
+    def code(self, text: str, lang: str = ""):
+        self.blocks.append(("code", text, lang))
+
     def markdown(self) -> str:
         out = []
         for b in self.blocks:
@@ -94,48 +97,34 @@ class Doc:
                 out.append("\n".join(lines))
             elif kind == "img":
                 out.append(f"![{b[2]}]({b[1]})")
+            elif kind == "code":
+                fence = "````" if "```" in b[1] else "```"
+                out.append(f"{fence}{b[2]}\n{b[1].rstrip()}\n{fence}")
         return "\n\n".join(out) + "\n"
-
-    def html(self, title: str) -> str:
-        e = html.escape
-        out = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-               f"<title>{e(title)}</title><style>{_CSS}</style></head><body>"]
-        for b in self.blocks:
-            kind = b[0]
-            if kind == "h":
-                out.append(f"<h{b[1]}>{e(b[2])}</h{b[1]}>")
-            elif kind == "p":
-                out.append(f"<p>{_inline(b[1])}</p>")
-            elif kind == "ul":
-                out.append("<ul>" + "".join(f"<li>{_inline(x)}</li>" for x in b[1]) + "</ul>")
-            elif kind == "table":
-                head = "".join(f"<th>{e(h)}</th>" for h in b[1])
-                cls = {"l": ' class="l"', "r": ""}
-                body = "".join("<tr>" + "".join(f"<td{cls[a]}>{_inline(str(c))}</td>"
-                                                for c, a in zip(r, b[3])) + "</tr>"
-                               for r in b[2])
-                out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-            elif kind == "img":
-                out.append(f"<figure><img src=\"{e(b[1])}\" alt=\"{e(b[2])}\">"
-                           f"<figcaption>{e(b[2])}</figcaption></figure>")
-        out.append("</body></html>\n")
-        return "\n".join(out)
 
 
 _CSS = ("body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;"
         "color:#222}table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;"
         "padding:.25em .6em}td{text-align:right}td.l{text-align:left}"
         "th{background:#f3f3f3}img{max-width:100%}figcaption{color:#555;font-size:.9em}"
-        "code{background:#f3f3f3;padding:0 .2em}")
+        "code{background:#f3f3f3;padding:0 .2em}pre{background:#f6f6f6;padding:.6em;"
+        "overflow-x:auto}")
 
 
-def _inline(text: str) -> str:
-    """Markdown **bold** and `code` to HTML (everything else escaped)."""
-    import re
+def markdown_to_html(markdown: str, title: str) -> str:
+    """The HTML page of a Markdown document: markdown-it-py (CommonMark with tables; raw HTML
+    in the text is escaped, not passed through) in one template."""
+    from markdown_it import MarkdownIt
 
-    t = html.escape(text)
-    t = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", t)
-    return re.sub(r"`(.+?)`", r"<code>\1</code>", t)
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
+    return _TEMPLATE.format(title=html.escape(title), css=_CSS, body=body)
+
+
+_TEMPLATE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>{css}</style></head><body>
+{body}</body></html>
+"""
 
 
 # ---- sections -------------------------------------------------------------------------------
@@ -186,7 +175,7 @@ def _plan(doc: Doc, rv: Review) -> None:
                              ("train_wall_clock_days", "training wall-clock (days)", "")):
         if key in p.costs and key in b.costs and unit != r.objective_unit:
             row(label, p.costs[key], b.costs[key],
-                format_usd if key.endswith("usd") else (lambda v: f"{v:,.4g}"))
+                format_usd if key.endswith("usd") else format_count)
     if p.extra.get("configuration"):
         rows.append(["serving configuration", p.extra["configuration"],
                      b.extra.get("configuration", ""), ""])
@@ -216,9 +205,9 @@ def _breakdown(doc: Doc, rv: Review) -> None:
             if usd <= 0:
                 continue
             rows.append([item.replace("_", " "), format_usd(usd),
-                         f"{c[f'{item}_gpu_hours']:,.4g}", f"{c[f'{item}_energy_kwh']:,.4g}"])
-        rows.append(["total", format_usd(c["total_usd"]), f"{c['total_gpu_hours']:,.4g}",
-                     f"{c['energy_kwh']:,.4g}"])
+                         format_count(c[f'{item}_gpu_hours']), format_count(c[f'{item}_energy_kwh'])])
+        rows.append(["total", format_usd(c["total_usd"]), format_count(c['total_gpu_hours']),
+                     format_count(c['energy_kwh'])])
         doc.p("The planned model in dollars, GPU-hours and energy:")
         doc.table(["item", "USD", "GPU-hours", "energy (kWh)"], rows)
 
@@ -229,10 +218,23 @@ def _constraints(doc: Doc, rv: Review) -> None:
         doc.p("No constraints besides the target loss.")
         return
     doc.p("Slack is `1 − value/limit`: 0 when the constraint binds, negative when violated.")
-    rows = [[name, c.get("description", ""), f"{c['value']:.4g}", f"{c['limit']:.4g}",
-             _slack(c["slack"]), "yes" if c["active"] else ""]
+    rows = [[name, c.get("description", ""), f"{c['value_in_unit']:.4g}",
+             f"{c['limit_in_unit']:.4g}", c["unit"], _slack(c["slack"]),
+             "yes" if c["active"] else ""]
             for name, c in p.constraints.items()]
-    doc.table(["constraint", "what", "value", "limit", "slack", "binding"], rows, "llrrrl")
+    doc.table(["constraint", "what", "value", "limit", "unit", "slack", "binding"], rows,
+              "llrrlrl")
+
+
+def _training(doc: Doc, rv: Review) -> None:
+    from planner.render.training import training_rows
+
+    if not rv.result.plan.extra.get("training_plan"):
+        doc.p("No training hardware in this budget (FLOPs only): no training plan.")
+        return
+    doc.p("How the planned model is trained: shape, hyperparameters, parallel split, memory "
+          "per GPU and wall-clock (docs/training-plan.md).")
+    doc.table(["", "value"], training_rows(rv.result.plan.extra["training_plan"]), "ll")
 
 
 def _alternatives(doc: Doc, rv: Review) -> None:
@@ -301,6 +303,11 @@ def _assumptions(doc: Doc, rv: Review) -> None:
     t = b.target
     if t.loss is not None:
         items.append(f"**Target**: loss {t.loss:g} nats/token (given).")
+    elif getattr(t, "downstream", None) is not None:
+        m = t.downstream.mapping
+        items.append(f"**Target**: average top-1 error {t.downstream.error:g} through mapping "
+                     f"{m if isinstance(m, str) else m.file} (Gadre et al. 2024): loss "
+                     f"{r.target_loss:.4f} nats/token under the law.")
     else:
         how = (f"trained on {format_count(t.match.tokens)} tokens" if t.match.tokens
                else "at its compute-optimal token count")
@@ -317,6 +324,10 @@ def _assumptions(doc: Doc, rv: Review) -> None:
                      f"{inf.tokens_per_request.output:g} output tokens per request = "
                      f"{format_count(inf.total_tokens)} lifetime tokens.")
     items.append(f"**Objective**: {b.objective}; solver {r.solver}.")
+    if b.model is not None:
+        from planner.models import describe
+
+        items.append(f"**Model** (pinned): {describe(b.model)}.")
     if b.uses_hardware:
         cand = rv.problem.candidates[0]
         from planner.optimize import plan_candidate
@@ -346,7 +357,25 @@ def _assumptions(doc: Doc, rv: Review) -> None:
     doc.ul(items)
 
 
-def compose(rv: Review, figures: dict[str, str]) -> Doc:
+def report_date() -> str:
+    """Today's date (UTC), or the date of ``SOURCE_DATE_EPOCH`` when set (reproducible
+    builds: the same budget and date give byte-identical files)."""
+    import datetime
+    import os
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = (datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc) if
+            epoch and epoch.isdigit() else datetime.datetime.now(datetime.timezone.utc))
+    return when.date().isoformat()
+
+
+def _version() -> str:
+    from planner import __version__
+
+    return __version__
+
+
+def compose(rv: Review, figures: dict[str, str], notes: Sequence[str] = ()) -> Doc:
     b = rv.budget
     doc = Doc()
     name = b.name or (Path(b.source).stem if b.source else "budget")
@@ -354,13 +383,15 @@ def compose(rv: Review, figures: dict[str, str]) -> Doc:
     meta = f"Budget `{b.source or '<dict>'}`"
     if b.description:
         meta += f" — {b.description}"
-    doc.p(meta)
+    doc.p(meta + f". Produced by planner {_version()} on {report_date()}.")
     doc.h(2, "Summary")
     _summary(doc, rv)
     doc.h(2, "Plan")
     _plan(doc, rv)
     doc.h(2, "Cost breakdown")
     _breakdown(doc, rv)
+    doc.h(2, "Training plan")
+    _training(doc, rv)
     doc.h(2, "Constraints")
     _constraints(doc, rv)
     doc.h(2, "Alternatives")
@@ -380,12 +411,23 @@ def compose(rv: Review, figures: dict[str, str]) -> Doc:
     doc.h(2, "Assumptions and sources")
     _assumptions(doc, rv)
     doc.h(2, "Warnings")
-    warnings = list(rv.result.warnings) + rv.notes
+    warnings = list(rv.result.warnings) + rv.notes + list(notes)
     if warnings:
         doc.ul(warnings)
     else:
         doc.p("None.")
+    doc.h(2, "Input budget")
+    doc.code(_budget_text(b), "yaml")
     return doc
+
+
+def _budget_text(b: Budget) -> str:
+    """The budget as the user wrote it (the file verbatim), or its data for a dict budget."""
+    if b.source and Path(b.source).is_file():
+        return Path(b.source).read_text(encoding="utf-8")
+    import yaml
+
+    return yaml.safe_dump(b.model_dump(mode="json", exclude_none=True), sort_keys=False)
 
 
 # ---- writing --------------------------------------------------------------------------------
@@ -423,22 +465,32 @@ def write_report(rv: Review, out_dir: str | Path, formats: Sequence[str] = ("png
     except OSError as exc:
         raise InputError(f"{out_dir}: -o: cannot create the report folder: "
                          f"{exc.strerror or exc}") from None
-    figs = draw_figures(rv, out_dir / "figures", formats) if formats else {}
+    notes: list[str] = []
+    figs: dict[str, list[Path]] = {}
+    if formats:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            notes.append("figures not drawn: matplotlib is not installed "
+                         "(pip install '.[plot]' from a checkout)")
+        else:
+            figs = draw_figures(rv, out_dir / "figures", formats)
     prefer = "svg" if "svg" in formats else (formats[0] if formats else "png")
 
     def link(paths: list[Path], ext: str) -> str:
         pick = next((p for p in paths if p.suffix == f".{ext}"), paths[0])
         return pick.relative_to(out_dir).as_posix()
 
-    doc_md = compose(rv, {k: link(v, "png") for k, v in figs.items()})
+    doc_md = compose(rv, {k: link(v, "png") for k, v in figs.items()}, notes)
     md = out_dir / "report.md"
     atomic_write(md, doc_md.markdown())
     html_path = None
     if html_too:
-        doc_html = compose(rv, {k: link(v, prefer) for k, v in figs.items()})
+        doc_html = compose(rv, {k: link(v, prefer) for k, v in figs.items()}, notes)
         html_path = out_dir / "report.html"
         name = rv.budget.name or "budget"
-        atomic_write(html_path, doc_html.html(f"Planning review: {name}"))
+        atomic_write(html_path, markdown_to_html(doc_html.markdown(),
+                                                 f"Planning review: {name}"))
     files = tuple(p for v in figs.values() for p in v)
     return ReportFiles(md, html_path, files, rv)
 

@@ -20,9 +20,13 @@ from planner.units import (
 
 
 def to_json(result: Any) -> str:
-    """One JSON document (NaN/inf become null: strict JSON)."""
-    return json.dumps(_clean(result.to_dict() if hasattr(result, "to_dict") else result),
-                      indent=2, allow_nan=False)
+    """One JSON document (NaN/inf become null: strict JSON), with ``schema_version`` first."""
+    from planner.plan import JSON_SCHEMA_VERSION
+
+    doc = result.to_dict() if hasattr(result, "to_dict") else result
+    if isinstance(doc, dict) and "schema_version" not in doc:
+        doc = {"schema_version": JSON_SCHEMA_VERSION, **doc}
+    return json.dumps(_clean(doc), indent=2, allow_nan=False)
 
 
 def _clean(x):
@@ -39,6 +43,48 @@ def _clean(x):
 
 def _pct(x: float) -> str:
     return f"{100 * x:+.1f}%"
+
+
+def savings_lines(result: PlanResult) -> list[str]:
+    """The saving against the Chinchilla-optimal model of the same loss served with the same
+    options, and, when the options differ from plain serving, the split of the saving against
+    the plainly served model into model size and serving options."""
+    s = result.savings
+    unit = result.objective_unit
+
+    def amount(x: float) -> str:
+        return f"{format_sci(x)} FLOPs" if unit == "flops" else format_objective(x, unit)
+
+    frac = s["fraction"] if unit == "flops" else s["objective_fraction"]
+    diff = s["flops"] if unit == "flops" else s[unit]
+    lines = [f"Saving against the Chinchilla-optimal model served the same way: {amount(diff)} "
+             f"({100 * frac:.1f}% of its lifetime {unit})"]
+    plain = result.baseline_plain
+    if plain is not None and abs(s["from_serving_options"]) > 1e-9 * abs(plain.objective):
+        total = s["from_model_size"] + s["from_serving_options"]
+        lines.append(f"Against the plainly served (16-bit, no speculation) Chinchilla model: "
+                     f"{amount(total)} ({100 * s['against_plain_fraction']:.1f}%), of which "
+                     f"model size {amount(s['from_model_size'])} and serving options "
+                     f"{amount(s['from_serving_options'])}")
+    return lines
+
+
+def uncertainty_line(u: dict) -> str:
+    """The uncertainty headline: the spread of the optimum, then the point plan's regret by
+    its median and P90 (the mean only with the share of it that its top decile carries)."""
+    unit = u["objective_unit"]
+    mean = u["expected_regret_fraction"]
+    tail = u.get("regret_tail_share", math.nan)
+    mean_text = (f"; mean {100 * mean:.1f}%, {100 * tail:.0f}% of it from the worst 10% of "
+                 "samples" if math.isfinite(mean) and math.isfinite(tail) else "")
+    return (f"Uncertainty ({u['n_samples']} samples, {u['source']}): optimal parameters "
+            f"P10 {format_count(u['params']['p10'])} / P50 {format_count(u['params']['p50'])} / "
+            f"P90 {format_count(u['params']['p90'])}; lifetime {unit} P10 "
+            f"{format_objective(u['objective']['p10'], unit)} / P90 "
+            f"{format_objective(u['objective']['p90'], unit)}; regret of this plan: median "
+            f"{100 * u['median_regret_fraction']:.1f}%, P90 "
+            f"{100 * u['p90_regret_fraction']:.1f}%{mean_text}; target out of its reach in "
+            f"{100 * u['infeasible_fraction']:.0f}% of samples")
 
 
 def plan_table(result: PlanResult) -> Table:
@@ -70,7 +116,7 @@ def plan_table(result: PlanResult) -> Table:
                        ("inference_gpu_hours", "inference GPU-hours"),
                        ("energy_kwh", "energy (kWh)")):
         if key in p.costs:
-            row(label, p.costs[key], b.costs.get(key, math.nan), lambda v: f"{v:,.4g}")
+            row(label, p.costs[key], b.costs.get(key, math.nan), format_count)
     if result.objective_unit not in ("flops", "usd", "gpu_hours", "energy_kwh"):
         row(f"objective ({result.objective_unit})", p.objective, b.objective,
             lambda v: format_objective(v, result.objective_unit))
@@ -88,14 +134,37 @@ def serving_table(result: PlanResult) -> Table | None:
     t.add_column("value", justify="right")
     rows = [("weight bits", f"{sv['weight_bits']} (loss penalty {ex.get('loss_penalty', 0):.4f} "
                             f"nats, served loss {ex.get('served_loss', p.loss):.4f})"),
-            ("batch size", f"{sv['batch_size']}"),
-            ("GPUs per replica", f"{sv['gpus_per_replica']}"),
-            ("decode regime", sv["decode_regime"])]
+            ("batch size", f"{sv['batch_size']:.4g} run (configured "
+                           f"{sv.get('configured_batch_size', sv['batch_size'])}, Little's law)"),
+            ("GPUs per replica", f"{sv['gpus_per_replica']} ({sv.get('interconnect', '')})"),
+            ("decode regime", sv["decode_regime"] + (
+                f"; compute-bound from batch {sv['ridge_batch']:,.0f}"
+                if isinstance(sv.get("ridge_batch"), (int, float)) else
+                "; never compute-bound (KV grows as fast)" if sv.get("ridge_batch") == "never"
+                else ""))]
+    if sv.get("demand_split", "given") != "given":
+        rows.append(("demand split", sv["demand_split"]))
+    cap = sv.get("capacity", {})
+    if cap:
+        rows.append(("billing", f"{cap['billing']} GPU-hours" + (
+            f" ({cap['note']})" if cap.get("note") else "")))
     if "replicas" in sv:
-        rows.append(("replicas for the demand", f"{sv['replicas']:,} ({sv['serving_gpus']:,} GPUs)"))
+        rows.append(("replicas (peak × target utilisation)",
+                     f"{sv['replicas']:,} ({sv['serving_gpus']:,} GPUs; continuous "
+                     f"{cap.get('replicas_continuous', math.nan):.3g} as optimised)"))
+        rows.append(("GPU-hours provisioned / busy",
+                     f"{format_count(cap['provisioned_gpu_hours'])} / "
+                     f"{format_count(cap['busy_gpu_hours'])} "
+                     f"(utilisation {100 * cap['utilization']:.1f}%)"))
+        if "inference_usd_integer_replicas" in cap:
+            rows.append(("inference $ with whole replicas",
+                         format_usd(cap["inference_usd_integer_replicas"])))
     if "time_to_first_token_s" in sv:
         rows += [("time to first token", f"{1e3 * sv['time_to_first_token_s']:.1f} ms"),
-                 ("time per output token", f"{1e3 * sv['time_per_output_token_s']:.2f} ms"),
+                 ("time per output token", f"{1e3 * sv['time_per_output_token_s']:.2f} ms "
+                                           "(prefill interleaved; "
+                  f"{1e3 * sv.get('time_per_output_token_unloaded_s', math.nan):.2f} ms "
+                                           "decoding alone)"),
                  ("idealized runtime / request",
                   f"{sv['idealized_runtime_s']:.3f} s on {sv['idealized_accelerators']} GPU(s), "
                   f"{format_usd(sv['idealized_cost_usd'])}")]
@@ -122,62 +191,74 @@ def breakdown_table(result: PlanResult) -> Table | None:
     for col in ("item", "USD", "GPU-hours", "energy kWh", "share"):
         t.add_column(col, justify="left" if col == "item" else "right")
     total = c["total_usd"] or 1.0
-    for item in ("train", "draft_train", "prefill", "decode", "draft", "overhead"):
+    for item in ("train", "draft_train", "prefill", "decode", "draft", "overhead",
+                 "communication", "idle"):
         usd = c.get(f"{item}_usd", 0.0)
         if usd <= 0:
             continue
-        t.add_row(item.replace("_", " "), format_usd(usd), f"{c[f'{item}_gpu_hours']:,.4g}",
-                  f"{c[f'{item}_energy_kwh']:,.4g}", f"{100 * usd / total:.1f}%")
-    t.add_row("total", format_usd(c["total_usd"]), f"{c['total_gpu_hours']:,.4g}",
-              f"{c['energy_kwh']:,.4g}", "100%")
+        t.add_row(item.replace("_", " "), format_usd(usd), format_count(c[f'{item}_gpu_hours']),
+                  format_count(c[f'{item}_energy_kwh']), f"{100 * usd / total:.1f}%")
+    t.add_row("total", format_usd(c["total_usd"]), format_count(c['total_gpu_hours']),
+              format_count(c['energy_kwh']), "100%")
+    return t
+
+
+def training_table(result: PlanResult) -> Table | None:
+    """The training plan: shape, learning rate, batch, steps, split, memory, GPUs, days."""
+    from planner.render.training import training_rows
+
+    tp = result.plan.extra.get("training_plan") if result.plan else None
+    if not tp:
+        return None
+    t = Table(title=f"Training plan on {tp['hardware']}")
+    t.add_column("")
+    t.add_column("value", justify="right")
+    for k, v in training_rows(tp):
+        t.add_row(k, v)
     return t
 
 
 def constraints_table(result: PlanResult) -> Table | None:
     if not result.plan or not result.plan.constraints:
         return None
-    t = Table(title="Constraints")
-    for col in ("constraint", "value", "limit", "slack", "binding"):
-        t.add_column(col, justify="left" if col == "constraint" else "right")
+    t = Table(title="Constraints (in the units of their budget keys)")
+    for col in ("constraint", "value", "limit", "unit", "slack", "binding"):
+        t.add_column(col, justify="left" if col in ("constraint", "unit") else "right")
     for name, c in result.plan.constraints.items():
-        t.add_row(name, f"{c['value']:.4g}", f"{c['limit']:.4g}", f"{100 * c['slack']:.1f}%",
-                  "yes" if c["active"] else "")
+        slack = f"{100 * c['slack']:.1f}%"
+        t.add_row(name, f"{c['value_in_unit']:.4g}", f"{c['limit_in_unit']:.4g}", c["unit"],
+                  "0.0%" if slack == "-0.0%" else slack, "yes" if c["active"] else "")
     return t
 
 
-def render_plan(result: PlanResult, console: Console) -> None:
-    """Print the plan tables, the saving and warnings."""
+def render_plan(result: PlanResult, console: Console,
+                warnings_to: Console | None = None) -> None:
+    """Print the plan tables, the saving, the solver cross-check; warnings go to
+    ``warnings_to`` (the CLI passes stderr)."""
     console.print(plan_table(result))
     for table in (breakdown_table(result), serving_table(result)):
         if table is not None:
             console.print(table)
+    tt = training_table(result)
+    if tt is not None:
+        console.print(tt)
     ct = constraints_table(result)
     if ct is not None:
         console.print(ct)
-    s = result.savings
-    unit = result.objective_unit
-    if unit == "flops":
-        console.print(f"Saving against the Chinchilla-optimal model: {format_sci(s['flops'])} "
-                      f"FLOPs ({100 * s['fraction']:.1f}% of its lifetime FLOPs)")
-    else:
-        console.print(f"Saving against the Chinchilla-optimal model: "
-                      f"{format_objective(s[unit], unit)} ({100 * s['objective_fraction']:.1f}% "
-                      f"of its lifetime {unit})")
+    for line in savings_lines(result):
+        console.print(line)
     u = result.plan.extra.get("uncertainty") if result.plan else None
     if u:
-        console.print(
-            f"Uncertainty ({u['n_samples']} samples, {u['source']}): optimal parameters "
-            f"P10 {format_count(u['params']['p10'])} / P50 {format_count(u['params']['p50'])} / "
-            f"P90 {format_count(u['params']['p90'])}; lifetime {u['objective_unit']} P10 "
-            f"{format_objective(u['objective']['p10'], u['objective_unit'])} / P90 "
-            f"{format_objective(u['objective']['p90'], u['objective_unit'])}; regret of this "
-            f"plan: median {100 * u['median_regret_fraction']:.1f}%, mean "
-            f"{100 * u['expected_regret_fraction']:.1f}%; target out of its reach in "
-            f"{100 * u['infeasible_fraction']:.0f}% of samples")
+        console.print(uncertainty_line(u))
     if result.active_constraints:
         console.print("Binding constraints: " + ", ".join(result.active_constraints))
+    cross = result.diagnostics.get("cross_check")
+    if cross:
+        console.print(f"Cross-check against {cross['solver']}: parameters differ by "
+                      f"{cross['params_rel_diff']:.2e}, lifetime {result.objective_unit} by "
+                      f"{cross['objective_rel_diff']:.2e} (relative)")
     for w in result.warnings:
-        console.print(f"[yellow]warning:[/yellow] {w}")
+        (warnings_to or console).print(f"[yellow]warning:[/yellow] {w}")
     console.print(f"[dim]solver: {result.solver}[/dim]")
 
 
