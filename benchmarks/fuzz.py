@@ -485,9 +485,10 @@ def _plan_problem(stdout: str) -> str | None:
         return "non-finite number in the plan"
     plan = doc.get("plan") or {}
     n, d = plan.get("params"), plan.get("train_tokens")
-    if not (isinstance(n, (int, float)) and n > 0 and isinstance(d, (int, float)) and d > 0):
-        return "non-positive size"
-    served = plan.get("served_loss", plan.get("loss"))
+    if not (isinstance(n, (int, float)) and n >= 1 and isinstance(d, (int, float)) and d >= 1):
+        return "fewer than one parameter or training token"
+    served = plan.get("served_loss")
+    served = plan.get("loss") if served is None else served
     target = doc.get("target_loss")
     if served is None or target is None or served > target * (1 + 1e-6):
         return "served loss above the target"

@@ -25,9 +25,10 @@ from planner.errors import InputError
 from planner.yaml_io import format_validation_error, read_yaml_file
 
 Precision = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"]
-Positive = Annotated[float, Field(ge=1e-9, le=1e9, allow_inf_nan=False)]
-"""Every profile number (TFLOP/s, GB, GB/s, W, USD/hour, seconds) lies in [1e-9, 1e9]: a
-zero, subnormal or astronomically large field would make costs overflow or vanish."""
+Positive = Annotated[float, Field(ge=1e-9, le=1e15, allow_inf_nan=False)]
+"""Every positive profile number (TFLOP/s, GB, GB/s, bytes, W, USD/hour, seconds) lies in
+[1e-9, 1e15]: a zero, subnormal or astronomically large field would make costs overflow or
+vanish."""
 Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 
 

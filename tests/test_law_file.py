@@ -133,7 +133,7 @@ def test_a_plot_of_unknown_format_leaves_no_law_file(tmp_path):
     law = tmp_path / "law.yaml"
     res = CliRunner().invoke(app, [*FIT, "-o", str(law), "--plot", str(tmp_path / "fit.xyz")])
     assert res.exit_code == 2, res.output
-    assert "--plot: cannot draw the figure" in res.stderr
+    assert "--plot: a figure file ends in .png or .svg" in res.stderr  # refused before fitting
     assert list(tmp_path.iterdir()) == []
 
 

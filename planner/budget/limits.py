@@ -126,13 +126,11 @@ def check_law_constants(values: dict[str, float], where: str,
                              f"[{lo:g}, {hi:g}]")
 
 
-_FORM_WIDTH = {"chinchilla": 5, "kaplan": 4, "data-constrained": 7}
-
-
 def check_law_file_data(data: Any, marks: dict, where: str) -> None:
     """Shape and bounds of a law file (``planner fit -o``) before any of it is used: the
-    constants within ``LAW_BOUNDS``; ``bootstrap_samples`` rows of finite numbers, as many as
-    ``bootstrap_columns`` (or the form's constants); fitted ranges pairs of positive numbers."""
+    constants within ``LAW_BOUNDS`` (the ``bootstrap_samples`` rows, their count and
+    ``bootstrap_columns``: checked by ``planner.laws.io``); fitted ranges pairs of positive
+    numbers."""
     if not isinstance(data, dict):
         raise InputError(f"{where}:1:1: not a law file (a mapping with 'form' and 'constants'; "
                          "write one with planner fit -o)")
@@ -162,25 +160,7 @@ def check_law_file_data(data: Any, marks: dict, where: str) -> None:
         v = data.get(key)
         if v is not None and not isinstance(v, (str, int, float)):
             raise InputError(f"{at(key)}: {key}: expected text")
-    samples = data.get("bootstrap_samples")
-    if samples in (None, []):
-        return
-    if not isinstance(samples, list):
-        raise InputError(f"{at('bootstrap_samples')}: bootstrap_samples: expected a list of rows")
-    if len(samples) > MAX_BOOTSTRAP:
-        raise InputError(f"{at('bootstrap_samples')}: bootstrap_samples: {len(samples):,} rows; "
-                         f"at most {MAX_BOOTSTRAP:,}")
-    cols = data.get("bootstrap_columns")
-    width = len(cols) if isinstance(cols, list) and cols else _FORM_WIDTH.get(form)
-    for i, row in enumerate(samples):
-        ok = isinstance(row, list) and all(
-            isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-            for x in row)
-        if not ok or (width is not None and len(row) != width) or not row:
-            raise InputError(f"{at('bootstrap_samples', i)}: bootstrap_samples[{i}]: expected "
-                             f"a row of {width or 'the law'}'s finite numbers")
-
-
+    # bootstrap_samples: rows, count and checksum are checked by planner.laws.io itself
 
 
 def check_runs(runs) -> None:

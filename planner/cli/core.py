@@ -73,7 +73,7 @@ def validate(budget: Path = BudgetArg) -> None:
         law = law.with_unique_tokens(b.data.unique_tokens)
     loss = target_loss(b, law)
     if b.uses_hardware:
-        from planner.costs.model import resolve_hardware
+        from planner.optimize.build import resolve_hardware
 
         resolve_hardware((b.train or TrainSpec()).hardware, b, "train")
         resolve_hardware((b.serve or ServeSpec()).hardware, b, "serve")

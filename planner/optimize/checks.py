@@ -28,14 +28,14 @@ def _numbers(doc: Any, path: str = "") -> Iterator[tuple[str, float]]:
 def check_plan(result) -> None:
     """Raise ``SolverError`` unless ``result`` (a ``PlanResult``) is a sane plan.
 
-    Checks: ``plan`` present; parameters and training tokens finite and > 0; every number the
+    Checks: ``plan`` present; parameters and training tokens finite and ≥ 1; every number the
     plan and its baseline report finite; the served loss (loss + quantisation penalty) at most
     the target loss (relative tolerance ``LOSS_RTOL``)."""
     plan = result.plan
     if plan is None:
         raise SolverError(f"the solver returned no plan (status {result.status})")
     for name, v in (("params", plan.params), ("train_tokens", plan.train_tokens)):
-        if not (math.isfinite(v) and v > 0):
+        if not (math.isfinite(v) and v >= 1):  # fewer than one parameter or token: nonsense
             raise SolverError(f"the solver returned {name} = {v!r}; no plan is printed "
                               "(a degenerate law or profile?)")
     for label, point in (("plan", plan), ("baseline", result.baseline)):
@@ -46,7 +46,8 @@ def check_plan(result) -> None:
                 raise SolverError(f"{label}.{path} is {v!r}; no plan is printed (the law or "
                                   "a hardware profile gives numbers beyond floating point)")
     target = float(result.target_loss)
-    served = float(plan.extra.get("served_loss", plan.loss))
+    served = plan.extra.get("served_loss")
+    served = float(plan.loss if served is None else served)
     if not (math.isfinite(target) and served <= target * (1 + LOSS_RTOL)):
         raise SolverError(f"the plan's served loss {served:.6g} exceeds the target loss "
                           f"{target:.6g} nats/token; no plan is printed")
