@@ -399,3 +399,16 @@ def test_help_lists_the_choices():
                         (["report", "--help"], ["png,svg", "none"])):
         code, out, _ = cli(*args)
         assert code == 0 and all(w in out for w in words), out
+
+
+def test_fit_downstream_bounds_and_force(tmp_path):
+    evals = tmp_path / "evals.csv"
+    evals.write_text("loss,error\n3.0,0.6\n2.9,0.58\n2.8,0.57\n2.7,0.55\n")
+    line = one_line_error(*cli("fit-downstream", evals, "--starts", "10000000")[::2], 2)
+    assert "--starts 10,000,000: at most 10,000 starts" in line
+    line = one_line_error(*cli("fit-downstream", evals, "--bootstrap", "100000000")[::2], 2)
+    assert "--bootstrap 100,000,000: at most 100,000 resamples" in line
+    old = tmp_path / "mapping.yaml"
+    old.write_text("precious\n")
+    line = one_line_error(*cli("fit-downstream", evals, "-o", old)[::2], 2)
+    assert "exists; pass --force" in line and old.read_text() == "precious\n"

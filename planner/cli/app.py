@@ -117,6 +117,13 @@ class LawFormChoice(str, Enum):
     data_constrained = "data-constrained"
 
 
+class BootstrapSolverChoice(str, Enum):
+    """``planner fit --bootstrap-solver`` values."""
+
+    newton = "newton"
+    lbfgs = "lbfgs"
+
+
 class FormatsChoice(str, Enum):
     """``planner report --formats`` values."""
 

@@ -26,7 +26,8 @@ def fit_downstream(
                                            "another law are refused."),
     bootstrap: int = typer.Option(0, "--bootstrap", min=0, help="Bootstrap resamples of the "
                                   "pairs (their samples flow into plan uncertainty)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the resampling."),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1,
+                             help="Seed of the resampling (0 to 2^32-1)."),
     starts: int = typer.Option(4, "--starts", min=1, help="Best grid starts (of 32 γ values) "
                                "refined by robust least squares."),
     source: Optional[str] = typer.Option(None, "--source", help="Provenance to record in the "
@@ -35,16 +36,21 @@ def fit_downstream(
                                           help="Write the mapping (YAML) for budgets: target: "
                                                "{downstream: {mapping: {file: ...}}}."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing -o file."),
 ) -> None:
     """Fit Err(L) = ε − k·exp(−γ·L) (Gadre et al. 2024, arXiv 2403.08540) with robust least
     squares and multiple starts, with bootstrap uncertainty."""
     from planner.fit.downstream import fit_mapping, read_pairs
     from planner.render.terminal import to_json
 
+    from planner.budget.limits import MAX_BOOTSTRAP, MAX_FIT_STARTS, check_count
+
+    check_count(starts, MAX_FIT_STARTS, "--starts", "starts")
+    check_count(bootstrap, MAX_BOOTSTRAP, "--bootstrap", "resamples")
     if output is not None:
         from planner.files import check_output_path
 
-        check_output_path(output, inputs=(evals,))
+        check_output_path(output, inputs=(evals,), force=force, option="--output")
     pairs = read_pairs(evals, columns, where)
     kw = dict(starts=starts, bootstrap=bootstrap, seed=seed,
               name=output.stem if output else "fitted", law=law, source=source)

@@ -8,7 +8,15 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from planner.cli.app import LawFormChoice, app, err, guarded, out, value_of
+from planner.cli.app import (
+    BootstrapSolverChoice,
+    LawFormChoice,
+    app,
+    err,
+    guarded,
+    out,
+    value_of,
+)
 from planner.errors import InputError
 
 
@@ -34,8 +42,9 @@ def fit(
     starts: int = typer.Option(64, "--starts", min=1,
                                help="Best grid initialisations refined by L-BFGS-B (at most "
                                     "10,000)."),
-    bootstrap_solver: str = typer.Option("newton", "--bootstrap-solver",
-                                         help="newton: all resamples refitted at once (damped "
+    bootstrap_solver: BootstrapSolverChoice = typer.Option(
+                                         BootstrapSolverChoice.newton, "--bootstrap-solver",
+                                         case_sensitive=False, help="newton: all resamples refitted at once (damped "
                                               "Newton, L-BFGS-B for any that do not converge); "
                                               "lbfgs: one L-BFGS-B refit per resample "
                                               "(slower; the reference)."),
@@ -55,6 +64,7 @@ def fit(
     from planner.render.terminal import to_json
 
     law = value_of(law)
+    bootstrap_solver = value_of(bootstrap_solver)
     check_count(starts, MAX_FIT_STARTS, "--starts", "starts")
     check_count(bootstrap, MAX_BOOTSTRAP, "--bootstrap", "resamples")
     # outputs are checked before any work: never an input, never replaced without --force
