@@ -14,7 +14,9 @@ per-input alarm (``--timeout``, 20 s).  Every outcome is classified:
 * ``destroyed file``: a file present before the run changed or vanished, or a temporary file
   was left behind;
 * ``no file:line:col``: an exit-2 error about a budget's contents without ``file:line:col``;
-* ``multi-line error``: an error that is not one line.
+* ``multi-line error``: an error that is not one line;
+* ``numerical failure``: exit 4 from an OverflowError/ZeroDivisionError the input bounds did
+  not foresee (the CLI's last line of defence turned it into a message).
 
 The last line printed is one JSON object with the counts.  ``tests/test_fuzz.py`` runs a few
 hundred of the same inputs in the suite.
@@ -43,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 CLASSES = ("exit-1", "hang", "traceback", "nonsense plan", "destroyed file", "no file:line:col",
-           "multi-line error")
+           "multi-line error", "numerical failure")
 
 # ---- base inputs --------------------------------------------------------------------------
 BASE_BUDGETS = {
@@ -540,6 +542,8 @@ def run_case(case: Case, timeout: float = 20.0, keep_dir: bool = False) -> dict:
             classes.append("hang")
         elif code not in (0, 2, 3, 4, 5):
             classes.append("exit-1")
+        if code == 4 and "numerical failure (" in stderr:  # an exception the bounds missed
+            classes.append("numerical failure")
         if "Traceback (most recent call last)" in stdout + stderr:
             classes.append("traceback")
         changed = [k for k, v in before.items() if after.get(k) != v]

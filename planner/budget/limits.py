@@ -69,6 +69,15 @@ MAX_SEED = 2**32 - 1
 """Seeds are 0 … 2^32 − 1 (numpy's ``default_rng`` and the fit's folds)."""
 
 
+def _finite(x: Any) -> bool:
+    """A real number that floats can hold (a 400-digit integer is not; no OverflowError)."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return False
+    if isinstance(x, int):
+        return abs(x) <= MAX_ABS_NUMBER
+    return math.isfinite(x)
+
+
 def one_line(message: str) -> str:
     """``message`` with newlines and runs of whitespace collapsed to single spaces."""
     return " ".join(str(message).split())
@@ -114,10 +123,11 @@ def check_law_constants(values: dict[str, float], where: str,
     """Refuse law constants outside ``LAW_BOUNDS`` (law files and fitted laws)."""
     for k, v in values.items():
         lo, hi = LAW_BOUNDS.get(k, (0.0, MAX_COUNT))
-        if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                and lo <= v <= hi):
+        if not (_finite(v) and lo <= v <= hi):
             at = (line_of or {}).get(k, where)
-            raise InputError(f"{at}: constants.{k}: {v!r} is outside [{lo:g}, {hi:g}]")
+            shown = f"a {len(str(abs(v)))}-digit integer" if isinstance(v, int) and not \
+                isinstance(v, bool) and abs(v) > MAX_ABS_NUMBER else repr(v)[:40]
+            raise InputError(f"{at}: constants.{k}: {shown} is outside [{lo:g}, {hi:g}]")
     if "alpha_N" in values and "alpha_D" in values:
         ratio = values["alpha_N"] / values["alpha_D"]
         lo, hi = KAPLAN_EXPONENT_RATIO
@@ -138,6 +148,8 @@ def check_law_file_data(data: Any, marks: dict, where: str) -> None:
     def at(*path) -> str:
         return _at(marks, where, tuple(path))
 
+    check_numbers({k: v for k, v in data.items() if k != "bootstrap_samples"}, marks, where)
+
     form = data.get("form")
     if form is not None and not isinstance(form, str):
         raise InputError(f"{at('form')}: form: expected a law form name (chinchilla, kaplan, "
@@ -153,8 +165,7 @@ def check_law_file_data(data: Any, marks: dict, where: str) -> None:
         if v in (None, []):
             continue
         if not (isinstance(v, list) and len(v) == 2 and all(
-                isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-                and 0 < x <= MAX_FLOPS for x in v) and v[0] <= v[1]):
+                _finite(x) and 0 < x <= MAX_FLOPS for x in v) and v[0] <= v[1]):
             raise InputError(f"{at(key)}: {key}: expected [low, high], two positive numbers")
     for key in ("name", "source"):
         v = data.get(key)
