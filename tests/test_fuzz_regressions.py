@@ -128,6 +128,8 @@ def test_a_400_digit_integer(tmp_path):
      "bootstrap_samples: [[1, 2], 3]\n", "bootstrap_samples"),
     ("form: chinchilla\nconstants: {E: 1.8, A: 400, B: 400, alpha: 0.34, beta: 0.28}\n"
      "fitted_params: [1e400, 1]\n", "fitted_params: expected [low, high]"),
+    ("form: chinchilla\nconstants: {E: 1.8, A: " + "9" * 400 + ", B: 400, alpha: 0.34, "
+     "beta: 0.28}\n", "constants.A: number out of range (400 digits"),
     ("[1, 2]\n", "not a law file"),
     (b"form: chinchilla\xff\n", "not UTF-8 text: byte 0xff at byte offset 16"),
 ])
