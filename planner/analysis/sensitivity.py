@@ -91,8 +91,12 @@ class Sensitivity:
 
 
 def sensitivity(budget: Budget | str | dict, fraction: float = 0.2,
-                solver: Optional[str] = None, problem=None, result=None) -> Sensitivity:
-    """Re-solve the plan with each input at ×(1 − fraction) and ×(1 + fraction).
+                solver: Optional[str] = None, problem=None, result=None,
+                law_by: str = "standard_error") -> Sensitivity:
+    """Re-solve the plan with each input at ×(1 − fraction) and ×(1 + fraction); the law's
+    constants at ± one standard error where the law has them (``law_by='standard_error'``:
+    a fitted law's bootstrap or a preset's published errors; ±20% of an exponent is not a
+    plausible change), else ±fraction (``law_by='fraction'`` always).
 
     ``problem`` and ``result`` (the prepared budget and its ``optimize`` result) save solving
     the base plan again."""
@@ -135,10 +139,23 @@ def sensitivity(budget: Budget | str | dict, fraction: float = 0.2,
     # (name, label, unit, base value, low value, high value, problem_low, problem_high)
     specs: list[tuple] = []
     law = problem.law
+    from planner.analysis.uncertainty import standard_errors
+
+    se = standard_errors(law) if law_by == "standard_error" else None
+    if se is not None:
+        notes.append(f"law constants varied by ± one standard error ({se[1]})")
+    else:
+        notes.append(f"law constants varied by ±{100 * fraction:g}% (no standard errors known "
+                     f"for law {law.name})")
+    if budget.target.match is not None:
+        notes.append("E cancels under a match: target (the reference model's loss moves with "
+                     "it), so its bar is empty")
     for key, value in law.constants().items():
         pair = []
-        for s in (-fraction, fraction):
-            v = value * (1 + s)
+        steps = ((-se[0][key], se[0][key]) if se is not None and key in se[0]
+                 else (value * -fraction, value * fraction))
+        for step in steps:
+            v = value + step
             try:
                 pair.append((v, base_problem.with_law(law.with_constants(**{key: v}))))
             except InfeasibleError as exc:
