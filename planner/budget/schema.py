@@ -227,12 +227,14 @@ class Inference(StrictModel):
 
 HardwareRef = Union[str, dict]
 """A profile name (``h100-sxm``), a YAML file path, or inline fields (may ``extends:``)."""
+HardwareChoice = Union[HardwareRef, Annotated[list[HardwareRef], Field(min_length=1)]]
+"""One profile, or a list of them: the optimizer picks the cheapest feasible (docs/choices.md)."""
 
 
 class TrainSpec(StrictModel):
     """Training cluster: hardware, size, MFU and limits (REFERENCE §3.1)."""
 
-    hardware: HardwareRef = "h100-sxm"
+    hardware: HardwareChoice = "h100-sxm"
     gpus: Optional[Annotated[int, Field(gt=0)]] = None
     max_gpus: Optional[Annotated[int, Field(gt=0)]] = None
     mfu: Fraction = 0.40
@@ -242,19 +244,56 @@ class TrainSpec(StrictModel):
     max_train_usd: Optional[PositiveFloat] = None
 
 
-class SpeculativeSpec(StrictModel):
-    """Speculative decoding (Leviathan et al. 2023): acceptance rate, draft size, draft length."""
+class DraftSpec(StrictModel):
+    """One candidate draft model for speculative decoding: its size (absolute or a fraction
+    of N), acceptance rate α, and whether it is trained here (``train: false``: an existing
+    model, no training cost)."""
 
+    name: str = Field(min_length=1)
+    params: Optional[Quantity] = None
+    fraction: Optional[Annotated[float, Field(gt=0, lt=1)]] = None
     acceptance: Annotated[float, BeforeValidator(_finite), Field(gt=0, lt=1)]
+    train: bool = False
+    train_tokens: Optional[Quantity] = None
+
+    @model_validator(mode="after")
+    def _size(self) -> "DraftSpec":
+        if (self.params is None) == (self.fraction is None):
+            raise ValueError("give exactly one of 'params' or 'fraction'")
+        if self.name == "none":
+            raise ValueError("'none' is the implicit no-draft choice; name the draft otherwise")
+        return self
+
+
+class SpeculativeSpec(StrictModel):
+    """Speculative decoding (Leviathan et al. 2023): acceptance rate, draft size, draft length;
+    or ``drafts:``, a list of candidate drafts the optimizer chooses among (with "none")."""
+
+    acceptance: Optional[Annotated[float, BeforeValidator(_finite), Field(gt=0, lt=1)]] = None
     draft_params: Optional[Quantity] = None
     draft_fraction: Optional[Annotated[float, Field(gt=0, lt=1)]] = None
     gamma: Union[Literal["auto"], Annotated[int, Field(ge=0, le=32)]] = "auto"
     max_gamma: Annotated[int, Field(ge=1, le=32)] = 8
     train_draft: bool = False
     draft_train_tokens: Optional[Quantity] = None
+    drafts: Optional[Annotated[list[DraftSpec], Field(min_length=1)]] = None
+    name: Optional[str] = None  # the single draft's name in plans (default "draft")
 
     @model_validator(mode="after")
     def _draft(self) -> "SpeculativeSpec":
+        if self.drafts is not None:
+            single = {"acceptance", "draft_params", "draft_fraction", "train_draft",
+                      "draft_train_tokens", "name"} & self.model_fields_set
+            if single:
+                raise ValueError(f"give 'drafts' or the single-draft keys, not both "
+                                 f"(remove {', '.join(sorted(single))})")
+            names = [d.name for d in self.drafts]
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise ValueError(f"draft names must differ: {', '.join(dup)} repeated")
+            return self
+        if self.acceptance is None:
+            raise ValueError("give 'acceptance' (or a list of 'drafts')")
         if (self.draft_params is None) == (self.draft_fraction is None):
             raise ValueError("give exactly one of 'draft_params' or 'draft_fraction'")
         return self
@@ -266,7 +305,7 @@ WeightBits = Literal[16, 8, 6, 5, 4, 3]
 class ServeSpec(StrictModel):
     """Serving: hardware, batch, precision, latency SLOs (REFERENCE §3.2-3.3)."""
 
-    hardware: HardwareRef = "h100-sxm"
+    hardware: HardwareChoice = "h100-sxm"
     batch_size: Annotated[int, Field(gt=0)] = 64
     weight_bits: Union[Literal["auto"], WeightBits] = 16
     kv_bits: Literal[16, 8, 4] = 16

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Optional
 
 from planner.budget import (
@@ -137,11 +137,36 @@ def build_scenario(budget: Budget, law: Law, loss: float) -> Scenario:
 @dataclass(frozen=True)
 class Candidate:
     """One discrete configuration of a budget and its scenario.  ``config``/``cost_model`` are
-    None for FLOPs-only budgets without hardware."""
+    None for FLOPs-only budgets without hardware.
+
+    ``train_hardware``/``serve_hardware`` name the profiles and ``draft`` the speculative draft
+    (``"none"``: no speculation) this candidate uses; ``budget`` is the budget narrowed to
+    these single choices (what its cost model was built from); ``choice`` says which of them
+    the budget left open (e.g. ``"serve h200-sxm"``), empty when the budget gave one of each.
+    """
 
     scenario: Scenario
     config: Optional[object] = None  # planner.costs.model.ServingConfig
     cost_model: Optional[object] = None  # planner.costs.model.CostModel
+    train_hardware: Optional[str] = None
+    serve_hardware: Optional[str] = None
+    draft: Optional[str] = None
+    budget: Optional[Budget] = field(default=None, compare=False, repr=False)
+    choice: str = ""
+
+    def configuration(self) -> Optional[dict]:
+        """The discrete choices as a dict (``PlanResult.configuration``): weight bits, γ, GPUs
+        per replica, and the hardware and draft names; None without hardware."""
+        if self.config is None:
+            return None
+        return {**asdict(self.config), "train_hardware": self.train_hardware,
+                "serve_hardware": self.serve_hardware, "draft": self.draft}
+
+    def label(self) -> str:
+        """Human-readable configuration (serving choices, then the open hardware/draft)."""
+        if self.config is None:
+            return ""
+        return self.config.label() + (f", {self.choice}" if self.choice else "")
 
 
 def _options(budget: Budget) -> tuple[list[int], list[int], list[int]]:
@@ -224,27 +249,44 @@ def penalty_law(budget: Budget, law: Law):
 
 
 def build_candidates(budget: Budget, law: Law, loss: float) -> list[Candidate]:
-    """Every discrete configuration of the budget as a Scenario (all of one structure)."""
+    """Every discrete configuration of the budget as a Scenario (all of one structure, except
+    drafts of different size forms): training hardware × serving hardware × weight bits ×
+    draft and γ × GPUs per replica, each costed on the budget narrowed to its single hardware
+    and draft (``planner.optimize.choices``)."""
     if not budget.uses_hardware:
         return [Candidate(build_scenario(budget, law, loss))]
-    from planner.budget import ServeSpec, TrainSpec
-    from planner.costs.model import ServingConfig, build_cost_model, resolve_hardware
+    from planner.costs.model import ServingConfig, build_cost_model
+    from planner.optimize.choices import draft_options, hardware_options
 
-    train_hw = resolve_hardware((budget.train or TrainSpec()).hardware, budget, "train")
-    serve_hw = resolve_hardware((budget.serve or ServeSpec()).hardware, budget, "serve")
     penalty = penalty_law(budget, law)
     tokens = budget.inference.total_tokens
     bounds = bound_constraints(budget, tokens, law)
+    bit_options, _, gpu_options = _options(budget)
     out = []
-    for bits, gamma, g in itertools.product(*_options(budget)):
-        config = ServingConfig(bits, gamma, g)
-        cm = build_cost_model(budget, config, train_hw, serve_hw)
-        if budget.objective == "flops":
-            objective = flops_items(tokens)
-        else:
-            objective = cm.items_in(budget.objective)
-        extra: tuple[Term, ...] = (penalty.term(bits),) if penalty is not None else ()
-        sc = Scenario(objective=objective, constraints=bounds + hardware_constraints(budget, cm),
-                      objective_unit=budget.objective, **loss_fields(law, loss, extra))
-        out.append(Candidate(sc, config, cm))
+    for hw in hardware_options(budget):
+        drafts = draft_options(hw.budget)
+        for bits, (draft, gamma, b), g in itertools.product(bit_options, drafts, gpu_options):
+            config = ServingConfig(bits, gamma, g)
+            cm = build_cost_model(b, config, hw.train_hw, hw.serve_hw)
+            out.append(make_candidate(b, law, loss, config, cm, penalty, bounds, hw, draft))
     return out
+
+
+def make_candidate(budget: Budget, law: Law, loss: float, config, cm, penalty, bounds,
+                   hw, draft: str) -> Candidate:
+    """The Candidate of one configuration: objective and constraints of its cost model
+    ``cm`` (built from ``budget``, narrowed to one hardware and draft) and the loss constraint
+    with the quantisation penalty at its bits."""
+    tokens = budget.inference.total_tokens
+    if budget.objective == "flops":
+        objective = flops_items(tokens)
+    else:
+        objective = cm.items_in(budget.objective)
+    extra: tuple[Term, ...] = (penalty.term(config.weight_bits),) if penalty is not None else ()
+    sc = Scenario(objective=objective, constraints=bounds + hardware_constraints(budget, cm),
+                  objective_unit=budget.objective, **loss_fields(law, loss, extra))
+    parts = [hw.choice] if hw.choice else []
+    if hw.drafts_open:
+        parts.append(f"draft {draft}")
+    return Candidate(sc, config, cm, hw.train_name, hw.serve_name, draft, budget,
+                     ", ".join(parts))

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -69,7 +69,7 @@ def evaluate(problem: Problem, params: float, tokens: float,
         serving = serving_metrics(cm, params, tokens)
         penalty = sum(float(t.value(params, tokens)) for t in sc.loss_extra)
         extra = {"weight_bits": cm.config.weight_bits, "loss_penalty": penalty,
-                 "served_loss": loss + penalty, "configuration": cm.config.label()}
+                 "served_loss": loss + penalty, "configuration": candidate.label()}
         spec = speculative_summary(cm, params, tokens)
         if spec is not None:
             extra["speculative"] = spec
@@ -91,23 +91,36 @@ def evaluate(problem: Problem, params: float, tokens: float,
     )
 
 
-def baseline_candidate(problem: Problem, params: float, tokens: float) -> Candidate:
+def baseline_candidate(problem: Problem, params: float, tokens: float,
+                       like: Candidate | None = None) -> Candidate:
     """How the Chinchilla-optimal baseline is costed: 16-bit weights, no speculation, the
-    fewest GPUs per replica that hold it (among the budget's candidates when possible)."""
+    fewest GPUs per replica that hold it (among the budget's candidates when possible), on
+    the hardware of ``like`` (the plan's candidate; default the first listed hardware)."""
     cands = problem.candidates
     if len(cands) == 1 or cands[0].config is None:
         return cands[0]
-    plain = [c for c in cands if c.config.weight_bits == 16 and c.config.gamma == 0]
+    like = like or cands[0]
+    same_hw = [c for c in cands if (c.train_hardware, c.serve_hardware)
+               == (like.train_hardware, like.serve_hardware)]
+    plain = [c for c in same_hw if c.config.weight_bits == 16 and c.config.gamma == 0]
     if not plain:
         from planner.costs.model import ServingConfig, build_cost_model
+        from planner.optimize.build import bound_constraints, make_candidate
+        from planner.optimize.choices import draft_options, hardware_options
 
-        cm0 = cands[0].cost_model
+        hw = next(h for h in hardware_options(problem.budget)
+                  if (h.train_name, h.serve_name) == (like.train_hardware, like.serve_hardware))
+        draft, _, budget = draft_options(hw.budget)[0]  # "none" first (γ = 0)
+        bounds = bound_constraints(problem.budget, problem.budget.inference.total_tokens,
+                                   problem.law)
+        max_g = max(64, (budget.serve or like.cost_model.serve).max_gpus_per_replica)
         plain = []
         g = 1
-        while g <= max(64, cm0.serve.max_gpus_per_replica):
-            cm = build_cost_model(problem.budget, ServingConfig(16, 0, g), cm0.train_hw,
-                                  cm0.serve_hw)
-            plain.append(Candidate(replace(cands[0].scenario, loss_extra=()), cm.config, cm))
+        while g <= max_g:
+            config = ServingConfig(16, 0, g)
+            cm = build_cost_model(budget, config, hw.train_hw, hw.serve_hw)
+            plain.append(make_candidate(budget, problem.law, problem.target_loss, config, cm,
+                                        None, bounds, hw, draft))
             g *= 2
     for c in sorted(plain, key=lambda c: c.config.gpus_per_replica):
         if float(c.cost_model.memory.value(params, tokens)) <= c.cost_model.memory_limit_bytes:
@@ -116,22 +129,30 @@ def baseline_candidate(problem: Problem, params: float, tokens: float) -> Candid
 
 
 def plan_candidate(problem: Problem, result: PlanResult) -> Candidate:
-    """The candidate configuration a result's plan uses (by its configuration's values)."""
+    """The candidate configuration a result's plan uses (by its configuration's values:
+    weight bits, γ, GPUs per replica, hardware and draft names)."""
     conf = result.configuration
     if conf is not None:
         for c in problem.candidates:
-            if c.config is not None and asdict(c.config) == conf:
+            mine = c.configuration()
+            if mine is not None and all(mine.get(k) == v for k, v in conf.items()):
                 return c
     return problem.candidates[0]
 
 
-def plan_result(problem: Problem, sol: Solution, best: int) -> PlanResult:
+def plan_result(problem: Problem, sol: Solution, best: int,
+                optima: Optional[tuple] = None) -> PlanResult:
     """The ``PlanResult`` of an optimal solution of candidate ``best``: the plan, the
-    Chinchilla-optimal baseline costed beside it, and the warnings."""
+    Chinchilla-optimal baseline costed beside it (on the plan's hardware), the warnings, and,
+    when the budget lists hardware or drafts to choose from, each option's best plan
+    (``alternatives``; ``optima``: each candidate's optimum, to avoid solving again)."""
+    from planner.optimize.choices import alternatives
+
     budget = problem.budget
     plan = evaluate(problem, sol.params, sol.tokens, best)
     n0, d0 = chinchilla_point(problem.candidates[0].scenario)
-    baseline = evaluate(problem, n0, d0, baseline_candidate(problem, n0, d0))
+    chosen = problem.candidates[best]
+    baseline = evaluate(problem, n0, d0, baseline_candidate(problem, n0, d0, chosen))
     warnings = extrapolation_warnings(problem.law, plan.params, plan.train_tokens)
     violated = [k for k, c in baseline.constraints.items() if c["slack"] < -1e-9]
     if violated:
@@ -149,7 +170,6 @@ def plan_result(problem: Problem, sol: Solution, best: int) -> PlanResult:
                             f"{bits}-bit at {plan.params:.3g} parameters extrapolates")
     if sol.message:
         warnings.append(sol.message)
-    config = problem.candidates[best].config
     return PlanResult(
         status="optimal", solver=sol.solver,
         objective_unit=problem.candidates[best].scenario.objective_unit,
@@ -157,7 +177,8 @@ def plan_result(problem: Problem, sol: Solution, best: int) -> PlanResult:
         baseline=baseline, message=sol.message, active_constraints=sol.active,
         warnings=tuple(warnings), budget_name=budget.name or budget.source,
         diagnostics=dict(sol.diagnostics),
-        configuration=asdict(config) if config is not None else None,
+        configuration=chosen.configuration(),
+        alternatives=tuple(alternatives(problem, best, sol.solver or "iso_loss", optima)),
     )
 
 
@@ -195,8 +216,13 @@ def optimize_problem(problem: Problem, solver: str = "iso_loss", check: bool = F
             "use --solver iso_loss", solver="gp")
     sol, best = solve_candidates(problem, solver)
     if sol.status != "optimal":
+        from planner.optimize.choices import infeasible_choices
+
         message = (f"{budget.where('constraints')}: {sol.message or 'infeasible'}"
                    + (f" (target loss {problem.target_loss:.4g})" if sol.binding else ""))
+        per_choice = infeasible_choices(problem, solver)
+        if per_choice:
+            message += f"; no choice is feasible: {per_choice}"
         return failed_result(problem, "infeasible", message, sol.binding, sol.solver)
     result = plan_result(problem, sol, best)
     diagnostics: dict[str, Any] = dict(result.diagnostics)
