@@ -225,6 +225,33 @@ def solve_by_structure(problem) -> tuple:
                     best.message, best.active, best.binding, diagnostics), best_key[1]
 
 
+def ruling_out(problem, solver: str = "iso_loss") -> tuple[list[str], str]:
+    """Why a problem none of whose candidates is feasible has no plan: the constraints that
+    rule out every candidate on their own (each solved alone with the loss target, one stacked
+    solve per constraint), else those the joint solve names; and its message."""
+    from dataclasses import replace
+
+    from planner.optimize.scenario import stack_scenarios
+    from planner.optimize.solve import solve_candidates
+
+    sol, _ = solve_candidates(problem, solver)
+    cands = problem.candidates
+    alone: list[str] = []
+    if solver == "iso_loss" and problem.posynomial:
+        from planner.optimize.iso_loss import solve_iso_loss
+
+        names = [c.name for c in cands[0].scenario.constraints]
+        for i, name in enumerate(names):
+            groups: dict[tuple, list] = {}
+            for c in cands:
+                one = replace(c.scenario, constraints=(c.scenario.constraints[i],))
+                groups.setdefault(_structure(one), []).append(one)
+            if all(not np.any(np.atleast_1d(solve_iso_loss(stack_scenarios(g)).status)
+                              == "optimal") for g in groups.values()):
+                alone.append(name)
+    return alone or list(sol.binding), sol.message or "infeasible"
+
+
 def alternatives(problem, best: int, solver: str = "iso_loss",
                  optima: Optional[tuple] = None) -> list[dict]:
     """For each open choice (``open_dimensions``) and each of its options, the option's own
@@ -233,7 +260,6 @@ def alternatives(problem, best: int, solver: str = "iso_loss",
     ``status: infeasible`` with the constraints that cannot all hold.  Cheapest first within
     each choice.  ``optima`` (from ``candidate_optima``) saves solving again."""
     from planner.optimize.problem import Problem
-    from planner.optimize.solve import solve_candidates
 
     dims = open_dimensions(problem)
     if not dims:
@@ -264,10 +290,10 @@ def alternatives(problem, best: int, solver: str = "iso_loss",
             else:
                 sub = Problem(problem.budget, problem.law, problem.target_loss,
                               tuple(cands[i] for i in idx))
-                sol, _ = solve_candidates(sub, solver)
+                binding, message = ruling_out(sub, solver)
                 row.update(status="infeasible", params=None, train_tokens=None,
-                           objective=None, vs_plan=None, binding=list(sol.binding),
-                           configuration=None, label="", message=sol.message or "infeasible")
+                           objective=None, vs_plan=None, binding=binding,
+                           configuration=None, label="", message=message)
                 infeasible.append(row)
         rows += sorted(feasible, key=lambda r: r["objective"]) + infeasible
     return rows
@@ -277,7 +303,6 @@ def infeasible_choices(problem, solver: str = "iso_loss") -> str:
     """Why each option of each open choice has no feasible plan, in words (for the exit-3
     message of a budget none of whose choices is feasible); "" without open choices."""
     from planner.optimize.problem import Problem
-    from planner.optimize.solve import solve_candidates
 
     dims = open_dimensions(problem)
     if not dims:
@@ -288,12 +313,12 @@ def infeasible_choices(problem, solver: str = "iso_loss") -> str:
         for value in dict.fromkeys(getattr(c, key) for c in cands):
             sub = Problem(problem.budget, problem.law, problem.target_loss,
                           tuple(c for c in cands if getattr(c, key) == value))
-            sol, _ = solve_candidates(sub, solver)
-            why = ", ".join(sol.binding) or sol.message or "infeasible"
+            binding, message = ruling_out(sub, solver)
+            why = ", ".join(binding) or message
             parts.append(f"{DIMENSIONS[key]} {value}: {why}")
     return "; ".join(parts)
 
 
 __all__ = ["DIMENSIONS", "HardwareOption", "alternatives", "candidate_optima",
            "draft_options", "hardware_options", "infeasible_choices", "open_dimensions",
-           "pin_choices"]
+           "pin_choices", "ruling_out", "solve_by_structure"]
