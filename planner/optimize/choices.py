@@ -242,6 +242,8 @@ def ruling_out(problem, solver: str = "iso_loss") -> tuple[list[str], str]:
 
         names = [c.name for c in cands[0].scenario.constraints]
         for i, name in enumerate(names):
+            if name not in sol.binding:
+                continue  # the joint solve names every constraint infeasible on its own
             groups: dict[tuple, list] = {}
             for c in cands:
                 one = replace(c.scenario, constraints=(c.scenario.constraints[i],))
@@ -250,6 +252,27 @@ def ruling_out(problem, solver: str = "iso_loss") -> tuple[list[str], str]:
                               == "optimal") for g in groups.values()):
                 alone.append(name)
     return alone or list(sol.binding), sol.message or "infeasible"
+
+
+def solve_with_optima(problem) -> Optional[tuple]:
+    """``solve_candidates`` (iso_loss) that also keeps each candidate's optimum, for budgets
+    with open hardware or draft choices: ``(Solution, best index, optima)``, or None when no
+    candidate is feasible (let ``solve_candidates`` word why) or there is nothing to choose."""
+    from planner.optimize.scenario import Solution
+
+    if not open_dimensions(problem) or not problem.posynomial:
+        return None
+    obj, n, d = candidate_optima(problem, "iso_loss")
+    k = int(np.argmin(obj))
+    if not np.isfinite(obj[k]):
+        return None
+    sc = problem.candidates[k].scenario
+    nk, dk = float(n[k]), float(d[k])
+    active = tuple(c.name for c in sc.constraints if abs(float(c.slack(nk, dk))) < 1e-6)
+    sol = Solution(nk, dk, float(obj[k]), "optimal", "iso_loss", active=active,
+                   diagnostics={"method": "bisection", "batch": len(obj),
+                                "candidates": len(obj)})
+    return sol, k, (obj, n, d)
 
 
 def alternatives(problem, best: int, solver: str = "iso_loss",

@@ -214,7 +214,15 @@ def optimize_problem(problem: Problem, solver: str = "iso_loss", check: bool = F
             + (", repeated data" if getattr(law, "repeats_data", False) else "")
             + ") is not a posynomial, so no geometric program expresses it; "
             "use --solver iso_loss", solver="gp")
-    sol, best = solve_candidates(problem, solver)
+    kept = None
+    if solver == "iso_loss":
+        from planner.optimize.choices import solve_with_optima
+
+        kept = solve_with_optima(problem)  # open hardware/draft choices: keep every optimum
+    if kept is not None:
+        sol, best, optima = kept
+    else:
+        (sol, best), optima = solve_candidates(problem, solver), None
     if sol.status != "optimal":
         from planner.optimize.choices import infeasible_choices
 
@@ -224,7 +232,7 @@ def optimize_problem(problem: Problem, solver: str = "iso_loss", check: bool = F
         if per_choice:
             message += f"; no choice is feasible: {per_choice}"
         return failed_result(problem, "infeasible", message, sol.binding, sol.solver)
-    result = plan_result(problem, sol, best)
+    result = plan_result(problem, sol, best, optima)
     diagnostics: dict[str, Any] = dict(result.diagnostics)
     if check:
         other, _ = solve_candidates(problem, solver, check=True)
