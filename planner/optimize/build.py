@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass, field
+import dataclasses
+from dataclasses import asdict, dataclass
 from typing import Optional
 
 from planner.budget import (
@@ -151,7 +152,7 @@ class Candidate:
     train_hardware: Optional[str] = None
     serve_hardware: Optional[str] = None
     draft: Optional[str] = None
-    budget: Optional[Budget] = field(default=None, compare=False, repr=False)
+    budget: Optional[Budget] = dataclasses.field(default=None, compare=False, repr=False)
     choice: str = ""
 
     def configuration(self) -> Optional[dict]:

@@ -225,33 +225,52 @@ def solve_by_structure(problem) -> tuple:
                     best.message, best.active, best.binding, diagnostics), best_key[1]
 
 
-def ruling_out(problem, solver: str = "iso_loss") -> tuple[list[str], str]:
-    """Why a problem none of whose candidates is feasible has no plan: the constraints that
-    rule out every candidate on their own (each solved alone with the loss target, one stacked
-    solve per constraint), else those the joint solve names; and its message."""
+def alone_feasible(problem, solver: str = "iso_loss") -> Optional[dict[str, np.ndarray]]:
+    """Per constraint, per candidate: whether the loss target and that constraint alone can
+    hold (one stacked solve per constraint); None where the problem does not stack."""
     from dataclasses import replace
 
+    from planner.optimize.iso_loss import solve_iso_loss
     from planner.optimize.scenario import stack_scenarios
+
+    if solver != "iso_loss" or not problem.posynomial:
+        return None
+    cands = problem.candidates
+    out = {}
+    for i, con in enumerate(cands[0].scenario.constraints):
+        ok = np.zeros(len(cands), dtype=bool)
+        groups: dict[tuple, list[int]] = {}
+        ones = [replace(c.scenario, constraints=(c.scenario.constraints[i],)) for c in cands]
+        for k, one in enumerate(ones):
+            groups.setdefault(_structure(one), []).append(k)
+        for idx in groups.values():
+            status = solve_iso_loss(stack_scenarios(ones[k] for k in idx)).status
+            ok[idx] = np.atleast_1d(status) == "optimal"
+        out[con.name] = ok
+    return out
+
+
+def _why(problem, idx: list[int], alone, solver: str) -> tuple[list[str], str]:
+    """The constraints that rule out every candidate of ``idx`` on their own, else those the
+    joint solve of those candidates names; and a message."""
+    from planner.optimize.problem import Problem
     from planner.optimize.solve import solve_candidates
 
-    sol, _ = solve_candidates(problem, solver)
-    cands = problem.candidates
-    alone: list[str] = []
-    if solver == "iso_loss" and problem.posynomial:
-        from planner.optimize.iso_loss import solve_iso_loss
+    names = [name for name, ok in (alone or {}).items() if not ok[idx].any()]
+    if names:
+        return names, "ruled out by " + ", ".join(names)
+    sub = Problem(problem.budget, problem.law, problem.target_loss,
+                  tuple(problem.candidates[k] for k in idx))
+    sol, _ = solve_candidates(sub, solver)
+    return list(sol.binding), sol.message or "infeasible"
 
-        names = [c.name for c in cands[0].scenario.constraints]
-        for i, name in enumerate(names):
-            if name not in sol.binding:
-                continue  # the joint solve names every constraint infeasible on its own
-            groups: dict[tuple, list] = {}
-            for c in cands:
-                one = replace(c.scenario, constraints=(c.scenario.constraints[i],))
-                groups.setdefault(_structure(one), []).append(one)
-            if all(not np.any(np.atleast_1d(solve_iso_loss(stack_scenarios(g)).status)
-                              == "optimal") for g in groups.values()):
-                alone.append(name)
-    return alone or list(sol.binding), sol.message or "infeasible"
+
+def ruling_out(problem, solver: str = "iso_loss") -> tuple[list[str], str]:
+    """Why a problem none of whose candidates is feasible has no plan: the constraints that
+    rule out every candidate on their own (each solved alone with the loss target), else
+    those the joint solve names; and a message."""
+    return _why(problem, list(range(len(problem.candidates))),
+                alone_feasible(problem, solver), solver)
 
 
 def solve_with_optima(problem) -> Optional[tuple]:
@@ -282,8 +301,6 @@ def alternatives(problem, best: int, solver: str = "iso_loss",
     constraints binding there; or, where no configuration of that option is feasible,
     ``status: infeasible`` with the constraints that cannot all hold.  Cheapest first within
     each choice.  ``optima`` (from ``candidate_optima``) saves solving again."""
-    from planner.optimize.problem import Problem
-
     dims = open_dimensions(problem)
     if not dims:
         return []
@@ -291,6 +308,7 @@ def alternatives(problem, best: int, solver: str = "iso_loss",
     obj, n, d = optima if optima is not None else candidate_optima(problem, solver)
     obj = np.asarray(obj, dtype=float)
     plan_obj = float(obj[best])
+    alone = None  # computed once, when an option turns out infeasible
     rows: list[dict] = []
     for key in dims:
         values = list(dict.fromkeys(getattr(c, key) for c in cands))
@@ -311,9 +329,9 @@ def alternatives(problem, best: int, solver: str = "iso_loss",
                            label=c.label(), message="")
                 feasible.append(row)
             else:
-                sub = Problem(problem.budget, problem.law, problem.target_loss,
-                              tuple(cands[i] for i in idx))
-                binding, message = ruling_out(sub, solver)
+                if alone is None:
+                    alone = alone_feasible(problem, solver) or {}
+                binding, message = _why(problem, idx, alone, solver)
                 row.update(status="infeasible", params=None, train_tokens=None,
                            objective=None, vs_plan=None, binding=binding,
                            configuration=None, label="", message=message)
@@ -325,23 +343,22 @@ def alternatives(problem, best: int, solver: str = "iso_loss",
 def infeasible_choices(problem, solver: str = "iso_loss") -> str:
     """Why each option of each open choice has no feasible plan, in words (for the exit-3
     message of a budget none of whose choices is feasible); "" without open choices."""
-    from planner.optimize.problem import Problem
-
     dims = open_dimensions(problem)
     if not dims:
         return ""
     cands = problem.candidates
+    alone = alone_feasible(problem, solver)
     parts = []
     for key in dims:
         for value in dict.fromkeys(getattr(c, key) for c in cands):
-            sub = Problem(problem.budget, problem.law, problem.target_loss,
-                          tuple(c for c in cands if getattr(c, key) == value))
-            binding, message = ruling_out(sub, solver)
+            idx = [k for k, c in enumerate(cands) if getattr(c, key) == value]
+            binding, message = _why(problem, idx, alone, solver)
             why = ", ".join(binding) or message
             parts.append(f"{DIMENSIONS[key]} {value}: {why}")
     return "; ".join(parts)
 
 
-__all__ = ["DIMENSIONS", "HardwareOption", "alternatives", "candidate_optima",
-           "draft_options", "hardware_options", "infeasible_choices", "open_dimensions",
-           "pin_choices", "ruling_out", "solve_by_structure"]
+__all__ = ["DIMENSIONS", "HardwareOption", "alone_feasible", "alternatives",
+           "candidate_optima", "draft_options", "hardware_options", "infeasible_choices",
+           "open_dimensions", "pin_choices", "ruling_out", "solve_by_structure",
+           "solve_with_optima"]
