@@ -267,3 +267,18 @@ def test_examples_plan(name):
     assert r.ok and r.alternatives
     assert sum(1 for a in r.alternatives if a["chosen"]) == len(
         {a["choice"] for a in r.alternatives})
+
+
+def test_report_table_lists_each_option():
+    from types import SimpleNamespace
+
+    from planner.render.review import Doc, _choices
+
+    r = optimize(data(GPU))
+    doc = Doc()
+    _choices(doc, SimpleNamespace(result=r, choices=list(r.alternatives)))
+    md = doc.markdown()
+    best = r.configuration["serve_hardware"]
+    assert f"| serving hardware | {best} (chosen) |" in md
+    for row in r.alternatives:
+        assert f"| {row['name']}" in md
