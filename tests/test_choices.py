@@ -82,6 +82,9 @@ def test_hardware_choice_is_the_best_of_each_hardware_alone():
     for key in ("params", "train_tokens", "objective"):
         assert rel(getattr(got.plan, key), getattr(ref.plan, key)) < 1e-9, key
     assert got.plan.serving["hardware"] == best
+    # the baseline is costed on the chosen hardware: the saving is that of sizing N and D
+    assert rel(got.baseline.objective, ref.baseline.objective) < 1e-9
+    assert got.baseline.serving["hardware"] == best
     # the runner-up rows are the single-hardware plans, cheapest first
     rows = [r for r in got.alternatives if r["choice"] == "serve_hardware"]
     assert [r["name"] for r in rows if r["status"] == "optimal"] == sorted(
@@ -251,6 +254,8 @@ def test_bad_lists_are_input_errors():
     base = data(GPU)
     with pytest.raises(InputError, match=r"serve.hardware\[1\]: profile 'h100-sxm' is listed"):
         optimize(alone(base, hardware=["h100-sxm", "h100-sxm"]))
+    with pytest.raises(InputError, match="serve.hardware: an empty list"):
+        load_budget(alone(base, hardware=[]))
     with pytest.raises(InputError, match="give 'drafts' or the single-draft keys, not both"):
         load_budget(alone(base, speculative={"acceptance": 0.8, "drafts": [
             {"name": "a", "params": "68M", "acceptance": 0.7}]}))

@@ -227,7 +227,24 @@ class Inference(StrictModel):
 
 HardwareRef = Union[str, dict]
 """A profile name (``h100-sxm``), a YAML file path, or inline fields (may ``extends:``)."""
-HardwareChoice = Union[HardwareRef, Annotated[list[HardwareRef], Field(min_length=1)]]
+
+
+def _hardware_choice(v: Any) -> Any:
+    if isinstance(v, list):
+        if not v:
+            raise ValueError("an empty list: give at least one hardware profile")
+        bad = [x for x in v if not isinstance(x, (str, dict))]
+        if bad:
+            raise ValueError(f"list entries are profile names, paths or inline profiles, "
+                             f"got {bad[0]!r}")
+    elif not isinstance(v, (str, dict)):
+        raise ValueError(f"expected a profile name, a path, an inline profile or a list of "
+                         f"them, got {v!r}")
+    return v
+
+
+HardwareChoice = Annotated[Union[HardwareRef, list[HardwareRef]],
+                           BeforeValidator(_hardware_choice)]
 """One profile, or a list of them: the optimizer picks the cheapest feasible (docs/choices.md)."""
 
 

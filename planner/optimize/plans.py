@@ -102,6 +102,8 @@ def baseline_candidate(problem: Problem, params: float, tokens: float,
     like = like or cands[0]
     same_hw = [c for c in cands if (c.train_hardware, c.serve_hardware)
                == (like.train_hardware, like.serve_hardware)]
+    if len(same_hw) == 1:  # one configuration on this hardware: as a single-hardware budget
+        return same_hw[0]
     plain = [c for c in same_hw if c.config.weight_bits == 16 and c.config.gamma == 0]
     if not plain:
         from planner.costs.model import ServingConfig, build_cost_model
