@@ -143,7 +143,8 @@ class Candidate:
     ``train_hardware``/``serve_hardware`` name the profiles and ``draft`` the speculative draft
     (``"none"``: no speculation) this candidate uses; ``budget`` is the budget narrowed to
     these single choices (what its cost model was built from); ``choice`` says which of them
-    the budget left open (e.g. ``"serve h200-sxm"``), empty when the budget gave one of each.
+    the budget left open (e.g. ``"serve on h200-sxm, draft own-1pct"``), empty when the budget
+    gave one of each.
     """
 
     scenario: Scenario
@@ -250,10 +251,10 @@ def penalty_law(budget: Budget, law: Law):
 
 
 def build_candidates(budget: Budget, law: Law, loss: float) -> list[Candidate]:
-    """Every discrete configuration of the budget as a Scenario (all of one structure, except
-    drafts of different size forms): training hardware × serving hardware × weight bits ×
-    draft and γ × GPUs per replica, each costed on the budget narrowed to its single hardware
-    and draft (``planner.optimize.choices``)."""
+    """Every discrete configuration of the budget as a Scenario, all of one structure
+    (``align_candidates``): training hardware × serving hardware × weight bits × draft and γ ×
+    GPUs per replica, each costed on the budget narrowed to its single hardware and draft
+    (``planner.optimize.choices``)."""
     if not budget.uses_hardware:
         return [Candidate(build_scenario(budget, law, loss))]
     from planner.costs.model import ServingConfig, build_cost_model

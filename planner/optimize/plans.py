@@ -112,7 +112,7 @@ def baseline_candidate(problem: Problem, params: float, tokens: float,
 
         hw = next(h for h in hardware_options(problem.budget)
                   if (h.train_name, h.serve_name) == (like.train_hardware, like.serve_hardware))
-        draft, _, budget = draft_options(hw.budget)[0]  # "none" first (γ = 0)
+        budget = draft_options(hw.budget)[0][2]  # no draft (or the single draft at γ = 0)
         bounds = bound_constraints(problem.budget, problem.budget.inference.total_tokens,
                                    problem.law)
         max_g = max(64, (budget.serve or like.cost_model.serve).max_gpus_per_replica)
@@ -122,7 +122,7 @@ def baseline_candidate(problem: Problem, params: float, tokens: float,
             config = ServingConfig(16, 0, g)
             cm = build_cost_model(budget, config, hw.train_hw, hw.serve_hw)
             plain.append(make_candidate(budget, problem.law, problem.target_loss, config, cm,
-                                        None, bounds, hw, draft))
+                                        None, bounds, hw, "none"))
             g *= 2
     for c in sorted(plain, key=lambda c: c.config.gpus_per_replica):
         if float(c.cost_model.memory.value(params, tokens)) <= c.cost_model.memory_limit_bytes:
