@@ -287,3 +287,28 @@ def test_report_table_lists_each_option():
     assert f"| serving hardware | {best} (chosen) |" in md
     for row in r.alternatives:
         assert f"| {row['name']}" in md
+
+
+def test_sensitivity_holds_the_chosen_draft():
+    from planner.analysis.sensitivity import sensitivity
+    from planner.optimize import prepare, solve_candidates
+
+    base = data(DRAFT)
+    r = optimize(base)
+    name = r.configuration["draft"]
+    sens = sensitivity(base, 0.2)
+    assert sens.configuration.endswith(f"draft {name}")
+    assert rel(sens.base.objective, r.plan.objective) < 1e-9
+    # the demand row at ×1.2: the chosen draft alone, with its γ, bits and GPUs held
+    (d,) = [x for x in base["serve"]["speculative"]["drafts"] if x["name"] == name]
+    single = {"acceptance": d["acceptance"], "max_gamma": 6, "name": name,
+              "train_draft": d.get("train", False),
+              **({"draft_params": d["params"]} if "params" in d
+                 else {"draft_fraction": d["fraction"]})}
+    hi = alone(base, speculative=single)
+    hi["inference"]["requests_per_month"] = 1.2e9
+    p = prepare(load_budget(hi))
+    k = next(i for i, c in enumerate(p.candidates) if c.configuration() == r.configuration)
+    sol, _ = solve_candidates(p.restricted(k))
+    (row,) = [x for x in sens.rows if x.name == "inference.demand"]
+    assert rel(row.high.objective, sol.objective) < 1e-9

@@ -299,8 +299,9 @@ class SpeculativeSpec(StrictModel):
     @model_validator(mode="after")
     def _draft(self) -> "SpeculativeSpec":
         if self.drafts is not None:
-            single = {"acceptance", "draft_params", "draft_fraction", "train_draft",
-                      "draft_train_tokens", "name"} & self.model_fields_set
+            single = {k for k in ("acceptance", "draft_params", "draft_fraction",
+                                  "train_draft", "draft_train_tokens", "name")
+                      if getattr(self, k) not in (None, False)}
             if single:
                 raise ValueError(f"give 'drafts' or the single-draft keys, not both "
                                  f"(remove {', '.join(sorted(single))})")
