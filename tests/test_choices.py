@@ -217,6 +217,7 @@ def test_sweep_point_of_a_list_budget_plans_all_choices(tmp_path):
     p = tmp_path / "gpu.yaml"
     p.write_text(GPU)
     res = sweep(p, [parse_vary("inference.requests_per_month=1e8:1e10:3")])
+    assert res.diagnostics["batched_points"] == 3  # every point and every choice in one batch
     for pt in res.points:
         d = data(GPU)
         d["inference"]["requests_per_month"] = pt.inputs["inference.requests_per_month"]
@@ -312,3 +313,19 @@ def test_sensitivity_holds_the_chosen_draft():
     sol, _ = solve_candidates(p.restricted(k))
     (row,) = [x for x in sens.rows if x.name == "inference.demand"]
     assert rel(row.high.objective, sol.objective) < 1e-9
+
+
+def test_compare_plans_each_list_budget_like_optimize():
+    from planner.analysis.compare import compare
+
+    lst = data(GPU)
+    one = alone(lst, hardware="h200-sxm")
+    cmp = compare([("list", load_budget(lst)), ("h200", load_budget(one))])
+    got = {e.name: e.result for e in cmp.entries}
+    for name, d in (("list", lst), ("h200", one)):
+        ref = optimize(d)
+        assert got[name].configuration == ref.configuration
+        assert rel(got[name].plan.objective, ref.plan.objective) < 1e-9
+        assert got[name].alternatives == ref.alternatives
+    labels = [m for m in cmp.metrics() if m.label == "serving configuration"]
+    assert labels and "serve on" in labels[0].values[0]
