@@ -126,11 +126,12 @@ def sensitivity(budget: Budget | str | dict, fraction: float = 0.2,
             if base_sol.status != "optimal":
                 raise InfeasibleError(f"{budget.where('constraints')}: {base_sol.message}",
                                       binding=base_sol.binding)
-    config = problem.candidates[best].config
+    chosen = problem.candidates[best]
+    config = chosen.config
     fixed = len(problem.candidates) > 1
     notes = []
     if fixed:
-        notes.append(f"serving configuration held at the plan's choice ({config.label()})")
+        notes.append(f"serving configuration held at the plan's choice ({chosen.label()})")
     base_problem = problem.restricted(best) if fixed else problem
     unit = problem.candidates[best].scenario.objective_unit
     base = Outcome(1.0, float(base_sol.params), float(base_sol.tokens),
@@ -163,6 +164,10 @@ def sensitivity(budget: Budget | str | dict, fraction: float = 0.2,
         specs.append((f"law.{key}", LAW_LABELS.get(key, key), "", value, *pair))
 
     data, marks, where = budget_data(budget)
+    if fixed:  # hardware and draft lists narrowed to the plan's choice: prices of it alone
+        from planner.optimize.choices import pin_choices
+
+        data = pin_choices(data, chosen)
 
     def varied(new_data) -> Any:
         from planner.budget import budget_from_data
@@ -172,7 +177,8 @@ def sensitivity(budget: Budget | str | dict, fraction: float = 0.2,
         except PlannerError as exc:
             return _short(exc)
         if fixed:
-            k = next((i for i, c in enumerate(p.candidates) if c.config == config), None)
+            k = next((i for i, c in enumerate(p.candidates)
+                      if c.configuration() == chosen.configuration()), None)
             return p.restricted(k) if k is not None else "configuration not available"
         return p
 
@@ -217,7 +223,7 @@ def sensitivity(budget: Budget | str | dict, fraction: float = 0.2,
                                     float(res.objective)))
         rows.append(SensitivityRow(nm, label, uname, float(base_value), outs[0], outs[1]))
     return Sensitivity(fraction, unit, base, tuple(rows),
-                       config.label() if config is not None else None, tuple(notes))
+                       chosen.label() if config is not None else None, tuple(notes))
 
 
 def _short(exc: Exception) -> str:
