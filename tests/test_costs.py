@@ -353,6 +353,7 @@ def test_draft_training_cost_is_charged_when_the_draft_must_be_trained():
     assert trained.plan.objective > free.plan.objective
 
 
+@pytest.mark.slow
 def test_solvers_agree_where_the_roofline_derivative_has_kinks():
     """Regression: 100× the chat assistant's demand put the optimum at a kink of the decode
     roofline max, where regula falsi stalled (objective 7.7e-5 too high)."""
