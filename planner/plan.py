@@ -68,7 +68,9 @@ class PlanResult:
     problem, e.g. the GP solver on a law that is not a posynomial); ``invalid`` (the budget
     did not validate: batch calls only; ``optimize()`` raises ``InputError``).
     ``configuration`` is the discrete serving choice of the plan (``weight_bits``, ``gamma``,
-    ``gpus_per_replica``), None for FLOPs-only budgets.  ``raise_for_status()`` turns a
+    ``gpus_per_replica``, ``train_hardware``, ``serve_hardware``, ``draft``), None for
+    FLOPs-only budgets; ``alternatives`` the best plan of each hardware and draft option when
+    the budget lists several (``planner.optimize.choices.alternatives``).  ``raise_for_status()`` turns a
     non-optimal result into the matching exception (exit code 3, 2 or 4).
     """
 
@@ -89,6 +91,7 @@ class PlanResult:
     # the Chinchilla-optimal model served plainly (16-bit weights, no speculative decoding);
     # ``baseline`` is the Chinchilla-optimal model served with the plan's serving options
     baseline_plain: Optional[PlanPoint] = None
+    alternatives: tuple[dict[str, Any], ...] = ()  # each open hardware/draft option's best
 
     @property
     def ok(self) -> bool:
@@ -163,6 +166,7 @@ class PlanResult:
             "warnings": list(self.warnings),
             "solver": self.solver,
             "diagnostics": self.diagnostics,
+            "alternatives": list(self.alternatives),
         }
 
 

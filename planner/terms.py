@@ -14,7 +14,7 @@ Coefficients may be numpy arrays: a batch of scenarios with the same structure.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -31,9 +31,9 @@ def _pow(x, e):
     return x**e
 
 
-@dataclass(frozen=True)
-class Term:
-    """``coef · N^n_exp · D^d_exp`` (coef in the item's unit)."""
+class Term(NamedTuple):
+    """``coef · N^n_exp · D^d_exp`` (coef in the item's unit).  Immutable; a named tuple
+    because cost models build hundreds of thousands of them (5× cheaper than a dataclass)."""
 
     coef: Any
     n_exp: float = 0.0

@@ -22,3 +22,15 @@ def data_dir() -> Path:
 @pytest.fixture
 def examples_dir() -> Path:
     return EXAMPLES
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``slow`` (whole reports of the largest examples, exhaustive cross-checks of
+    hundreds of GP solves, documented commands that take minutes) run only with
+    ``-m slow``; ``.ci/run`` runs them after the main suite."""
+    if "slow" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: run with pytest -m slow (.ci/run does)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -327,19 +327,6 @@ def test_memory_fit_chooses_enough_gpus_per_replica():
     assert s["gpus_per_replica"] >= math.ceil(weights / (40e9 * 0.9))
 
 
-def test_every_example_budget_runs():
-    from pathlib import Path
-
-    from planner.yaml_io import read_yaml_file
-
-    for path in sorted(Path("examples").glob("*.yaml")):
-        data, _ = read_yaml_file(path)
-        if not isinstance(data, dict) or "schema_version" not in data or "target" not in data:
-            continue
-        r = optimize(load_budget(path))
-        assert r.status == "optimal" and np.isfinite(r.plan.objective), path
-
-
 def test_draft_training_cost_is_charged_when_the_draft_must_be_trained():
     spec = "  speculative: {{acceptance: 0.8, draft_params: 100M, gamma: 4, train_draft: {t}}}"
     serve = "  hardware: h100-sxm\n  batch_size: 1\n" + spec
@@ -353,6 +340,7 @@ def test_draft_training_cost_is_charged_when_the_draft_must_be_trained():
     assert trained.plan.objective > free.plan.objective
 
 
+@pytest.mark.slow
 def test_solvers_agree_where_the_roofline_derivative_has_kinks():
     """Regression: 100× the chat assistant's demand put the optimum at a kink of the decode
     roofline max, where regula falsi stalled (objective 7.7e-5 too high)."""

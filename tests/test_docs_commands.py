@@ -113,6 +113,7 @@ def _params():
 def workdir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("docs")
     shutil.copytree(ROOT / "examples", d / "examples")
+    shutil.copytree(ROOT / "tests" / "data", d / "tests" / "data")
     return d
 
 
@@ -127,8 +128,6 @@ def test_the_docs_show_commands():
 
 @pytest.mark.parametrize("cmd", list(_params()))
 def test_doc_command_runs(cmd: DocCommand, workdir: Path, monkeypatch, request):
-    if cmd.slow and "slow" not in (request.config.getoption("-m") or ""):
-        pytest.skip("slow: run with pytest -m slow")
     monkeypatch.chdir(workdir)
     res = CliRunner().invoke(app, list(cmd.argv))
     if cmd.error is None:

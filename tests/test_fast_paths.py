@@ -44,7 +44,8 @@ def assert_same(a, b):
     assert (a.message, a.active, a.binding) == (b.message, b.active, b.binding)
 
 
-@pytest.mark.parametrize("name", BUDGETS)
+@pytest.mark.parametrize("name", [pytest.param(b, marks=[pytest.mark.slow] if b.startswith(
+    "which-") else []) for b in BUDGETS])  # the 144/600-configuration lists: slow
 def test_every_example_matches_the_oracle(name):
     problem = prepare(load_budget(EXAMPLES / name))
     sc = problem.stackable

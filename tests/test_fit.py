@@ -2,6 +2,7 @@
 on over-training data, law files, plan uncertainty, and malformed CSVs."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -242,3 +243,20 @@ def test_data_constrained_form_fits_datablations(tmp_path):
     assert law.form == "data-constrained" and law.R_D_star == fit.constants["R_D_star"]
     with pytest.raises(InputError, match="unique_tokens"):
         fit_law(synthetic(0), "data-constrained")
+
+
+def test_badly_identified_constants_are_warned(tmp_path):
+    """The 47 over-training runs of examples/fitted-law pin A poorly: a bootstrap standard
+    error larger than A itself is a warning, in the terminal (stderr) and in the JSON."""
+    from planner.fit.law_fit import FitResult
+
+    fit = FitResult("chinchilla", None, {"E": 1.8, "A": 400.0, "alpha": 0.3}, 1e-3, 10,
+                    np.zeros(1), np.zeros(1), stderr={"E": 0.05, "A": 900.0, "alpha": 0.01})
+    assert len(fit.warnings) == 1 and fit.warnings[0].startswith("A = 400 is badly identified")
+    runs = Path(__file__).resolve().parent.parent / "examples" / "fitted-law" / "runs.csv"
+    r = CliRunner().invoke(app, ["fit", str(runs), "--bootstrap", "40", "--seed", "1",
+                                 "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    bad = [k for k, se in doc["stderr"].items() if se > abs(doc["law"][k])]
+    assert [w.split(" = ")[0] for w in doc["warnings"]] == bad

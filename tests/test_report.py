@@ -33,7 +33,13 @@ def headings(md: str) -> list[str]:
     return re.findall(r"^## (.+)$", md, flags=re.M)
 
 
-@pytest.mark.parametrize("path", example_budgets(), ids=lambda p: p.stem)
+# the three largest examples (216-600 serving configurations) take 6-12 s each: slow
+LARGE = {"chat-assistant", "which-draft", "which-gpu"}
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=[pytest.mark.slow] if p.stem in LARGE
+                                               else []) for p in example_budgets()],
+                         ids=lambda p: p.stem)
 def test_report_runs_end_to_end_on_every_example(path, tmp_path):
     files = report(path, tmp_path / "review")
     md = files.markdown.read_text()

@@ -1,4 +1,5 @@
-"""Sensitivity (tornado): ±x% of each law constant, MFU, prices and demand, re-solved."""
+"""Sensitivity (tornado): law constants by ± one standard error (or ±x%), MFU, prices and
+demand by ±x%, re-solved."""
 
 import pytest
 
@@ -46,7 +47,7 @@ def test_plus_and_minus_x_bracket_the_base_plan(text):
 
 
 def test_directions_and_magnitudes_on_a_flops_budget():
-    s = sensitivity(FLOPS, fraction=0.2)
+    s = sensitivity(FLOPS, fraction=0.2, law_by="fraction")
     rows = {r.name: r for r in s.rows}
     assert set(rows) == {"law.E", "law.A", "law.B", "law.alpha", "law.beta",
                          "inference.demand"}
@@ -60,11 +61,11 @@ def test_directions_and_magnitudes_on_a_flops_budget():
     assert lo < 0 < hi
     # E + 20% puts the irreducible loss above the 2.05 target
     assert not rows["law.E"].high.feasible and "irreducible loss" in rows["law.E"].high.note
-    assert "no MFU or price rows" in s.notes[0]
+    assert any("no MFU or price rows" in n for n in s.notes)
 
 
 def test_perturbed_constant_equals_a_budget_with_that_constant():
-    s = sensitivity(FLOPS, fraction=0.1)
+    s = sensitivity(FLOPS, fraction=0.1, law_by="fraction")
     row = next(r for r in s.rows if r.name == "law.B")
     inline = FLOPS.replace("law: epoch2024", "law: {E: 1.8172, A: 482.01, B: %r, alpha: 0.3478, "
                            "beta: 0.3658}" % (2085.43 * 1.1))
@@ -75,7 +76,7 @@ def test_perturbed_constant_equals_a_budget_with_that_constant():
 
 def test_match_target_moves_with_the_law():
     """E shifts the reference model's loss by the same amount: the plan does not move."""
-    s = sensitivity(MATCH, fraction=0.2)
+    s = sensitivity(MATCH, fraction=0.2, law_by="fraction")
     row = next(r for r in s.rows if r.name == "law.E")
     assert rel(row.high.params, s.base.params) < 1e-9
     assert rel(row.low.objective, s.base.objective) < 1e-9
@@ -96,3 +97,23 @@ def test_hardware_rows_match_budgets_with_those_inputs():
     assert rows["train.price"].change("params", s.base.params)[1] > 0
     d = s.to_dict()
     assert d["objective_unit"] == "usd" and len(d["rows"]) == len(s.rows)
+
+
+def test_law_constants_move_by_one_standard_error():
+    """epoch2024's published standard errors (Besiroglu et al. 2024: α ± 0.02, B ± 1293.23):
+    the α + 1 SE row equals a budget with α = 0.3678 written inline."""
+    s = sensitivity(FLOPS, fraction=0.2)
+    rows = {r.name: r for r in s.rows}
+    assert rows["law.alpha"].high.value == pytest.approx(0.3478 + 0.02)
+    assert rows["law.B"].low.value == pytest.approx(2085.43 - 1293.23)
+    assert rows["inference.demand"].high.value == pytest.approx(5e12 * 1.2)
+    inline = FLOPS.replace("law: epoch2024", "law: {E: 1.8172, A: 482.01, B: 2085.43, "
+                           "alpha: 0.3678, beta: 0.3658}")
+    ref = optimize(inline)
+    assert rel(rows["law.alpha"].high.params, ref.plan.params) < 1e-12
+    assert any("one standard error" in n for n in s.notes)
+    # ±20% of an exponent is far wider than its uncertainty: the ±1 SE bars are narrower
+    wide = {r.name: r for r in sensitivity(FLOPS, fraction=0.2, law_by="fraction").rows}
+    for name in ("law.alpha", "law.beta"):
+        se_span = rows[name].span("params", s.base.params)
+        assert se_span < wide[name].span("params", s.base.params), name

@@ -229,7 +229,7 @@ def frontier_data(problem, result, points: int = 300) -> dict[str, Any]:
     hi = max(n0, result.plan.params, result.baseline.params) * 2.0
     grid = np.logspace(np.log10(lo), np.log10(hi), points)
     plan_c = plan_candidate(problem, result)
-    base_c = baseline_candidate(problem, n0, d0)
+    base_c = baseline_candidate(problem, n0, d0, plan_c)  # on the plan's hardware
     branches = []
     for cand, who in ((plan_c, "plan"), (base_c, "baseline")):
         if who == "baseline" and cand is plan_c:
@@ -238,7 +238,7 @@ def frontier_data(problem, result, points: int = 300) -> dict[str, Any]:
         cap = 5.0 * max(result.plan.objective, result.baseline.objective)
         near = c["objective"] <= cap  # drop the far tail near the smallest reachable N
         tr, inf, n = _pareto(np.where(near, c["train"], np.nan), c["inference"], grid)
-        label = cand.config.label() if cand.config is not None else ""
+        label = cand.label()
         branches.append({"who": who, "configuration": label, "train": tr, "inference": inf,
                          "params": n})
     return {"branches": branches,

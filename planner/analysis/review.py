@@ -27,6 +27,7 @@ class Review:
     nearby: list[dict]  # nearby model sizes along the iso-loss curve
     data: dict = field(default_factory=dict)  # figure data by name
     notes: list[str] = field(default_factory=list)
+    choices: list[dict] = field(default_factory=list)  # each hardware/draft option's best plan
 
 
 def build_review(budget: Budget | str | Path, fraction: float = 0.2,
@@ -57,7 +58,8 @@ def build_review(budget: Budget | str | Path, fraction: float = 0.2,
     if progress:
         progress("sensitivity", 1, 1)
     review = Review(budget, problem, result, study, sens, _configurations(problem, study),
-                    _nearby(problem, result), notes=notes)
+                    _nearby(problem, result), notes=notes,
+                    choices=list(getattr(result, "alternatives", ())))
     review.data["cost_vs_params"] = curves.cost_vs_params_data(study)
     review.data["frontier"] = curves.frontier_data(problem, result)
     review.data["contours"] = curves.contour_data(study)
@@ -78,7 +80,7 @@ def _configurations(problem, study) -> list[dict]:
     for k in np.argsort(obj, kind="stable"):
         if not np.isfinite(obj[k]):
             continue
-        rows.append({"configuration": problem.candidates[k].config.label(),
+        rows.append({"configuration": problem.candidates[k].label(),
                      "params": float(outcome.candidate_params[i][k]),
                      "train_tokens": float(outcome.candidate_tokens[i][k]),
                      "objective": float(obj[k]), "premium": float(obj[k]) / best - 1.0})

@@ -91,8 +91,12 @@ class Sensitivity:
 
 
 def sensitivity(budget: Budget | str | dict, fraction: float = 0.2,
-                solver: Optional[str] = None, problem=None, result=None) -> Sensitivity:
-    """Re-solve the plan with each input at ×(1 − fraction) and ×(1 + fraction).
+                solver: Optional[str] = None, problem=None, result=None,
+                law_by: str = "standard_error") -> Sensitivity:
+    """Re-solve the plan with each input at ×(1 − fraction) and ×(1 + fraction); the law's
+    constants at ± one standard error where the law has them (``law_by='standard_error'``:
+    a fitted law's bootstrap or a preset's published errors; ±20% of an exponent is not a
+    plausible change), else ±fraction (``law_by='fraction'`` always).
 
     ``problem`` and ``result`` (the prepared budget and its ``optimize`` result) save solving
     the base plan again."""
@@ -122,11 +126,12 @@ def sensitivity(budget: Budget | str | dict, fraction: float = 0.2,
             if base_sol.status != "optimal":
                 raise InfeasibleError(f"{budget.where('constraints')}: {base_sol.message}",
                                       binding=base_sol.binding)
-    config = problem.candidates[best].config
+    chosen = problem.candidates[best]
+    config = chosen.config
     fixed = len(problem.candidates) > 1
     notes = []
     if fixed:
-        notes.append(f"serving configuration held at the plan's choice ({config.label()})")
+        notes.append(f"serving configuration held at the plan's choice ({chosen.label()})")
     base_problem = problem.restricted(best) if fixed else problem
     unit = problem.candidates[best].scenario.objective_unit
     base = Outcome(1.0, float(base_sol.params), float(base_sol.tokens),
@@ -135,10 +140,23 @@ def sensitivity(budget: Budget | str | dict, fraction: float = 0.2,
     # (name, label, unit, base value, low value, high value, problem_low, problem_high)
     specs: list[tuple] = []
     law = problem.law
+    from planner.analysis.uncertainty import standard_errors
+
+    se = standard_errors(law) if law_by == "standard_error" else None
+    if se is not None:
+        notes.append(f"law constants varied by ± one standard error ({se[1]})")
+    else:
+        notes.append(f"law constants varied by ±{100 * fraction:g}% (no standard errors known "
+                     f"for law {law.name})")
+    if budget.target.match is not None:
+        notes.append("E cancels under a match: target (the reference model's loss moves with "
+                     "it), so its bar is empty")
     for key, value in law.constants().items():
         pair = []
-        for s in (-fraction, fraction):
-            v = value * (1 + s)
+        steps = ((-se[0][key], se[0][key]) if se is not None and key in se[0]
+                 else (value * -fraction, value * fraction))
+        for step in steps:
+            v = value + step
             try:
                 pair.append((v, base_problem.with_law(law.with_constants(**{key: v}))))
             except InfeasibleError as exc:
@@ -146,6 +164,10 @@ def sensitivity(budget: Budget | str | dict, fraction: float = 0.2,
         specs.append((f"law.{key}", LAW_LABELS.get(key, key), "", value, *pair))
 
     data, marks, where = budget_data(budget)
+    if fixed:  # hardware and draft lists narrowed to the plan's choice: prices of it alone
+        from planner.optimize.choices import pin_choices
+
+        data = pin_choices(data, chosen)
 
     def varied(new_data) -> Any:
         from planner.budget import budget_from_data
@@ -155,7 +177,8 @@ def sensitivity(budget: Budget | str | dict, fraction: float = 0.2,
         except PlannerError as exc:
             return _short(exc)
         if fixed:
-            k = next((i for i, c in enumerate(p.candidates) if c.config == config), None)
+            k = next((i for i, c in enumerate(p.candidates)
+                      if c.configuration() == chosen.configuration()), None)
             return p.restricted(k) if k is not None else "configuration not available"
         return p
 
@@ -200,7 +223,7 @@ def sensitivity(budget: Budget | str | dict, fraction: float = 0.2,
                                     float(res.objective)))
         rows.append(SensitivityRow(nm, label, uname, float(base_value), outs[0], outs[1]))
     return Sensitivity(fraction, unit, base, tuple(rows),
-                       config.label() if config is not None else None, tuple(notes))
+                       chosen.label() if config is not None else None, tuple(notes))
 
 
 def _short(exc: Exception) -> str:

@@ -22,6 +22,21 @@ from planner.terms import PosyLoss
 PUBLISHED_SE = {"epoch2024": (0.03, 124.58, 1293.23, 0.02, 0.02)}
 
 
+def standard_errors(law) -> tuple[dict[str, float], str] | None:
+    """One standard error per constant of ``law`` and where it came from: the spread of a
+    fitted law's bootstrap samples, or the published standard errors of a preset; None when
+    neither is known."""
+    samples = getattr(law, "samples", None)
+    if samples is not None and len(samples) > 1:
+        s = np.asarray(samples, dtype=float)
+        return ({k: float(v) for k, v in zip(law.constant_names, s.std(axis=0, ddof=1))},
+                "bootstrap standard errors")
+    if law.name in PUBLISHED_SE and law.form == "chinchilla":
+        return (dict(zip(law.constant_names, PUBLISHED_SE[law.name])),
+                "published standard errors")
+    return None
+
+
 def law_samples(law, n: int, seed: int) -> tuple[np.ndarray, str]:
     """(k, m) samples of the law's constants (columns ``law.constant_names``) and where they
     came from."""

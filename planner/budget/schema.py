@@ -312,10 +312,29 @@ HardwareRef = Union[str, dict]
 """A profile name (``h100-sxm``), a YAML file path, or inline fields (may ``extends:``)."""
 
 
+def _hardware_choice(v: Any) -> Any:
+    if isinstance(v, list):
+        if not v:
+            raise ValueError("an empty list: give at least one hardware profile")
+        bad = [x for x in v if not isinstance(x, (str, dict))]
+        if bad:
+            raise ValueError(f"list entries are profile names, paths or inline profiles, "
+                             f"got {bad[0]!r}")
+    elif not isinstance(v, (str, dict)):
+        raise ValueError(f"expected a profile name, a path, an inline profile or a list of "
+                         f"them, got {v!r}")
+    return v
+
+
+HardwareChoice = Annotated[Union[HardwareRef, list[HardwareRef]],
+                           BeforeValidator(_hardware_choice)]
+"""One profile, or a list of them: the optimizer picks the cheapest feasible (docs/choices.md)."""
+
+
 class TrainSpec(StrictModel):
     """Training cluster: hardware, size, MFU and limits (docs/cost-model.md)."""
 
-    hardware: HardwareRef = "h100-sxm"
+    hardware: HardwareChoice = "h100-sxm"
     gpus: Optional[Annotated[int, Field(gt=0)]] = None
     max_gpus: Optional[Annotated[int, Field(gt=0)]] = None
     mfu: Fraction = 0.40
@@ -342,10 +361,32 @@ class TrainSpec(StrictModel):
         return self
 
 
-class SpeculativeSpec(StrictModel):
-    """Speculative decoding (Leviathan et al. 2023): acceptance rate, draft size, draft length."""
+class DraftSpec(StrictModel):
+    """One candidate draft model for speculative decoding: its size (absolute or a fraction
+    of N), acceptance rate α, and whether it is trained here (``train: false``: an existing
+    model, no training cost)."""
 
+    name: str = Field(min_length=1)
+    params: Optional[Quantity] = None
+    fraction: Optional[Annotated[float, Field(gt=0, lt=1)]] = None
     acceptance: Annotated[float, BeforeValidator(_finite), Field(gt=0, lt=1)]
+    train: bool = False
+    train_tokens: Optional[Quantity] = None
+
+    @model_validator(mode="after")
+    def _size(self) -> "DraftSpec":
+        if (self.params is None) == (self.fraction is None):
+            raise ValueError("give exactly one of 'params' or 'fraction'")
+        if self.name == "none":
+            raise ValueError("'none' is the implicit no-draft choice; name the draft otherwise")
+        return self
+
+
+class SpeculativeSpec(StrictModel):
+    """Speculative decoding (Leviathan et al. 2023): acceptance rate, draft size, draft length;
+    or ``drafts:``, a list of candidate drafts the optimizer chooses among (with "none")."""
+
+    acceptance: Optional[Annotated[float, BeforeValidator(_finite), Field(gt=0, lt=1)]] = None
     draft_params: Optional[Quantity] = None
     draft_fraction: Optional[Annotated[float, Field(gt=0, lt=1)]] = None
     gamma: Union[Literal["auto"], Annotated[int, Field(ge=0, le=32)]] = "auto"
@@ -354,9 +395,25 @@ class SpeculativeSpec(StrictModel):
     draft_train_tokens: Optional[Quantity] = None
     # fixed overhead of each draft step, seconds (default: the profile's step_overhead_s)
     draft_step_overhead_s: Optional[Annotated[float, Field(ge=0, allow_inf_nan=False)]] = None
+    drafts: Optional[Annotated[list[DraftSpec], Field(min_length=1)]] = None
+    name: Optional[str] = None  # the single draft's name in plans (default "draft")
 
     @model_validator(mode="after")
     def _draft(self) -> "SpeculativeSpec":
+        if self.drafts is not None:
+            single = {k for k in ("acceptance", "draft_params", "draft_fraction",
+                                  "train_draft", "draft_train_tokens", "name")
+                      if getattr(self, k) not in (None, False)}
+            if single:
+                raise ValueError(f"give 'drafts' or the single-draft keys, not both "
+                                 f"(remove {', '.join(sorted(single))})")
+            names = [d.name for d in self.drafts]
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise ValueError(f"draft names must differ: {', '.join(dup)} repeated")
+            return self
+        if self.acceptance is None:
+            raise ValueError("give 'acceptance' (or a list of 'drafts')")
         if (self.draft_params is None) == (self.draft_fraction is None):
             raise ValueError("give exactly one of 'draft_params' or 'draft_fraction'")
         return self
@@ -368,7 +425,7 @@ WeightBits = Literal[16, 8, 6, 5, 4, 3]
 class ServeSpec(StrictModel):
     """Serving: hardware, batch, precision, latency SLOs (docs/cost-model.md)."""
 
-    hardware: HardwareRef = "h100-sxm"
+    hardware: HardwareChoice = "h100-sxm"
     batch_size: Annotated[int, Field(gt=0)] = 64
     weight_bits: Union[Literal["auto"], WeightBits] = 16
     kv_bits: Literal[16, 8, 4] = 16

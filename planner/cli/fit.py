@@ -128,6 +128,8 @@ def fit(
         t.add_row(k, f"{v:.6g}", f"{se:.3g}" if se is not None else "",
                   f"{ci[0]:.4g} – {ci[1]:.4g}" if ci else "")
     out.print(t)
+    for w in result.warnings:
+        err.print(f"[yellow]warning:[/yellow] {w}")
     d = result.to_dict()["residuals"]
     out.print(f"residuals: RMS {d['rms_log']:.4f} in log loss, mean |relative error| "
               f"{100 * d['mean_abs_rel_error']:.2f}%")

@@ -244,8 +244,19 @@ class FitResult:
     holdout: Optional[dict] = None
     source: str = ""
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Badly identified constants: a bootstrap standard error larger than the value (the
+        runs do not pin the constant down; plans that lean on it are guesses)."""
+        return tuple(
+            f"{k} = {v:.4g} is badly identified: its standard error {self.stderr[k]:.3g} is "
+            f"larger than the value (more runs, or runs over a wider range, would pin it)"
+            for k, v in self.constants.items()
+            if k in self.stderr and self.stderr[k] > abs(v))
+
     def to_dict(self) -> dict:
         return {
+            "warnings": list(self.warnings),
             "form": self.form,
             "law": dict(self.constants),
             "stderr": dict(self.stderr),

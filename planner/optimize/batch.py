@@ -150,7 +150,9 @@ def optimize_many(budgets: Sequence[Optional[Budget]], solver: Optional[str] = N
         elif p is None:
             out.append(PlanResult.failed("invalid", "no budget", solver=solver or ""))
         elif outcome.solutions[i] is not None:
-            out.append(plan_result(p, *outcome.solutions[i]))
+            out.append(plan_result(p, *outcome.solutions[i], optima=(
+                outcome.candidate_objectives[i], outcome.candidate_params[i],
+                outcome.candidate_tokens[i])))
         else:
             try:
                 out.append(optimize_problem(p, solver_name(p.budget, solver),

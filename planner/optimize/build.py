@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import asdict, dataclass
 from typing import Optional
 
 from planner.budget import (
@@ -143,11 +144,37 @@ def build_scenario(budget: Budget, law: Law, loss: float) -> Scenario:
 @dataclass(frozen=True)
 class Candidate:
     """One discrete configuration of a budget and its scenario.  ``config``/``cost_model`` are
-    None for FLOPs-only budgets without hardware."""
+    None for FLOPs-only budgets without hardware.
+
+    ``train_hardware``/``serve_hardware`` name the profiles and ``draft`` the speculative draft
+    (``"none"``: no speculation) this candidate uses; ``budget`` is the budget narrowed to
+    these single choices (what its cost model was built from); ``choice`` says which of them
+    the budget left open (e.g. ``"serve on h200-sxm, draft own-1pct"``), empty when the budget
+    gave one of each.
+    """
 
     scenario: Scenario
     config: Optional[object] = None  # planner.costs.model.ServingConfig
     cost_model: Optional[object] = None  # planner.costs.model.CostModel
+    train_hardware: Optional[str] = None
+    serve_hardware: Optional[str] = None
+    draft: Optional[str] = None
+    budget: Optional[Budget] = dataclasses.field(default=None, compare=False, repr=False)
+    choice: str = ""
+
+    def configuration(self) -> Optional[dict]:
+        """The discrete choices as a dict (``PlanResult.configuration``): weight bits, γ, GPUs
+        per replica, and the hardware and draft names; None without hardware."""
+        if self.config is None:
+            return None
+        return {**asdict(self.config), "train_hardware": self.train_hardware,
+                "serve_hardware": self.serve_hardware, "draft": self.draft}
+
+    def label(self) -> str:
+        """Human-readable configuration (serving choices, then the open hardware/draft)."""
+        if self.config is None:
+            return ""
+        return self.config.label() + (f", {self.choice}" if self.choice else "")
 
 
 def _options(budget: Budget) -> tuple[list[int], list[int], list[int]]:
@@ -278,28 +305,102 @@ def cost_model(budget: Budget, config, train_hw=None, serve_hw=None):
 
 
 def build_candidates(budget: Budget, law: Law, loss: float) -> list[Candidate]:
-    """Every discrete configuration of the budget as a Scenario (all of one structure)."""
+    """Every discrete configuration of the budget as a Scenario, all of one structure
+    (``align_candidates``): training hardware × serving hardware × weight bits × draft and γ ×
+    GPUs per replica, each costed on the budget narrowed to its single hardware and draft
+    (``planner.optimize.choices``)."""
     if not budget.uses_hardware:
         return [Candidate(build_scenario(budget, law, loss))]
-    from planner.budget import ServeSpec, TrainSpec
     from planner.costs.model import ServingConfig, build_cost_model
+    from planner.optimize.choices import draft_options, hardware_options
 
-    train_hw = resolve_hardware((budget.train or TrainSpec()).hardware, budget, "train")
-    serve_hw = resolve_hardware((budget.serve or ServeSpec()).hardware, budget, "serve")
-    setup = cost_setup(budget)
     penalty = penalty_law(budget, law)
     tokens = budget.inference.total_tokens
     bounds = bound_constraints(budget, tokens, law)
+    bit_options, _, gpu_options = _options(budget)
     out = []
-    for bits, gamma, g in itertools.product(*_options(budget)):
-        config = ServingConfig(bits, gamma, g)
-        cm = build_cost_model(setup, config, train_hw, serve_hw)
-        if budget.objective == "flops":
-            objective = flops_items(tokens)
-        else:
-            objective = cm.items_in(budget.objective)
-        extra: tuple[Term, ...] = (penalty.term(bits),) if penalty is not None else ()
-        sc = Scenario(objective=objective, constraints=bounds + hardware_constraints(budget, cm),
-                      objective_unit=budget.objective, **loss_fields(law, loss, extra))
-        out.append(Candidate(sc, config, cm))
+    for hw in hardware_options(budget):
+        drafts = draft_options(hw.budget)
+        setups = {id(b): cost_setup(b) for _, _, b in drafts}
+        for bits, (draft, gamma, b), g in itertools.product(bit_options, drafts, gpu_options):
+            config = ServingConfig(bits, gamma, g)
+            cm = build_cost_model(setups[id(b)], config, hw.train_hw, hw.serve_hw)
+            out.append(make_candidate(b, law, loss, config, cm, penalty, bounds, hw, draft))
+    return align_candidates(out)
+
+
+def _slots(posys) -> list[tuple[float, float]]:
+    """The exponents every posynomial of ``posys`` fits into (each kept as often as the
+    posynomial that has it most often), in order of first appearance."""
+    slots: list[tuple[float, float]] = []
+    for p in posys:
+        free = list(slots)
+        for t in p:
+            e = (float(t.n_exp), float(t.d_exp))
+            if e in free:
+                free.remove(e)
+            else:
+                slots.append(e)
+    return slots
+
+
+def _fill(p, slots) -> tuple[Term, ...]:
+    """``p`` laid out on ``slots``: its terms where their exponents are, zeros elsewhere."""
+    terms = list(p)
+    out = []
+    for e in slots:
+        k = next((i for i, t in enumerate(terms) if (float(t.n_exp), float(t.d_exp)) == e), None)
+        out.append(terms.pop(k) if k is not None else Term(0.0, *e))
+    return tuple(out)
+
+
+def _align_items(items: list[CostItem]) -> list[CostItem]:
+    if len({it.structure() for it in items}) == 1 or len(
+            {len(it.alternatives) for it in items}) != 1:
+        return items
+    slots = [_slots([it.alternatives[a] for it in items])
+             for a in range(len(items[0].alternatives))]
+    return [CostItem(it.name, tuple(_fill(p, slots[a]) for a, p in enumerate(it.alternatives)),
+                     it.unit) for it in items]
+
+
+def align_candidates(cands: list[Candidate]) -> list[Candidate]:
+    """Candidates whose cost terms differ only in which monomials they hold (a draft sized in
+    parameters beside one sized as a fraction of N, a draft trained on given tokens, no draft)
+    given one structure: each posynomial padded with zero-coefficient terms to the union of
+    exponents, so that all candidates stack into one batch.  Values are unchanged."""
+    from dataclasses import replace
+
+    scs = [c.scenario for c in cands]
+    if len(scs) < 2 or len({(len(s.objective), len(s.constraints)) for s in scs}) != 1:
+        return cands
+    objective = [_align_items([s.objective[i] for s in scs]) for i in range(len(scs[0].objective))]
+    constraints = [_align_items([s.constraints[i].item for s in scs])
+                   for i in range(len(scs[0].constraints))]
+    out = []
+    for k, c in enumerate(cands):
+        sc = c.scenario
+        cons = tuple(replace(x, item=constraints[i][k]) for i, x in enumerate(sc.constraints))
+        out.append(replace(c, scenario=replace(sc, objective=tuple(o[k] for o in objective),
+                                               constraints=cons)))
     return out
+
+
+def make_candidate(budget: Budget, law: Law, loss: float, config, cm, penalty, bounds,
+                   hw, draft: str) -> Candidate:
+    """The Candidate of one configuration: objective and constraints of its cost model
+    ``cm`` (built from ``budget``, narrowed to one hardware and draft) and the loss constraint
+    with the quantisation penalty at its bits."""
+    tokens = budget.inference.total_tokens
+    if budget.objective == "flops":
+        objective = flops_items(tokens)
+    else:
+        objective = cm.items_in(budget.objective)
+    extra: tuple[Term, ...] = (penalty.term(config.weight_bits),) if penalty is not None else ()
+    sc = Scenario(objective=objective, constraints=bounds + hardware_constraints(budget, cm),
+                  objective_unit=budget.objective, **loss_fields(law, loss, extra))
+    parts = [hw.choice] if hw.choice else []
+    if hw.drafts_open:
+        parts.append(f"draft {draft}")
+    return Candidate(sc, config, cm, hw.train_name, hw.serve_name, draft, budget,
+                     ", ".join(parts))

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -24,13 +24,20 @@ from planner.terms import compute_optimal_point
 def chinchilla_point(scenario: Scenario) -> tuple[float, float]:
     """Compute-optimal (N, D) at the scenario's loss, inference ignored: the minimum of 6·N·D
     on the iso-loss curve (closed form for posynomial laws, the nested solve otherwise)."""
-    if scenario.posynomial and scenario.curve is None:
+    penalised = any(np.any(np.asarray(t.coef) != 0) for t in scenario.loss_extra)
+    if scenario.posynomial and scenario.curve is None and not penalised:
         return compute_optimal_point(scenario.loss)
-    from planner.optimize.nested import solve_nested
-
     flops_only = Scenario(loss=scenario.loss, objective=flops_items(0.0)[:1],
-                          params_range=scenario.params_range, curve=scenario.curve)
-    sol = solve_nested(flops_only)
+                          loss_extra=scenario.loss_extra, params_range=scenario.params_range,
+                          curve=scenario.curve)
+    if flops_only.posynomial:  # a quantisation penalty: the 1-D solve on the penalised curve
+        from planner.optimize.iso_loss import solve_iso_loss
+
+        sol = solve_iso_loss(flops_only)
+    else:
+        from planner.optimize.nested import solve_nested
+
+        sol = solve_nested(flops_only)
     return float(sol.params), float(sol.tokens)
 
 
@@ -88,7 +95,7 @@ def evaluate(problem: Problem, params: float, tokens: float,
         serving = serving_metrics(cm, params, tokens)
         penalty = sum(float(t.value(params, tokens)) for t in sc.loss_extra)
         extra = {"weight_bits": cm.config.weight_bits, "loss_penalty": penalty,
-                 "served_loss": loss + penalty, "configuration": cm.config.label()}
+                 "served_loss": loss + penalty, "configuration": candidate.label()}
         from planner.training.plan import training_plan
 
         extra["training_plan"] = training_plan(problem.budget, cm, params, tokens).to_dict()
@@ -113,24 +120,38 @@ def evaluate(problem: Problem, params: float, tokens: float,
     )
 
 
-def baseline_candidate(problem: Problem, params: float, tokens: float) -> Candidate:
+def baseline_candidate(problem: Problem, params: float, tokens: float,
+                       like: Candidate | None = None) -> Candidate:
     """How the Chinchilla-optimal baseline is costed: 16-bit weights, no speculation, the
-    fewest GPUs per replica that hold it (among the budget's candidates when possible)."""
+    fewest GPUs per replica that hold it (among the budget's candidates when possible), on
+    the hardware of ``like`` (the plan's candidate; default the first listed hardware)."""
     cands = problem.candidates
     if len(cands) == 1 or cands[0].config is None:
         return cands[0]
-    plain = [c for c in cands if c.config.weight_bits == 16 and c.config.gamma == 0]
+    like = like or cands[0]
+    same_hw = [c for c in cands if (c.train_hardware, c.serve_hardware)
+               == (like.train_hardware, like.serve_hardware)]
+    if len(same_hw) == 1:  # one configuration on this hardware: as a single-hardware budget
+        return same_hw[0]
+    plain = [c for c in same_hw if c.config.weight_bits == 16 and c.config.gamma == 0]
     if not plain:
-        from planner.costs.model import ServingConfig
-        from planner.optimize.build import cost_model
+        from planner.costs.model import ServingConfig, build_cost_model
+        from planner.optimize.build import bound_constraints, cost_setup, make_candidate
+        from planner.optimize.choices import draft_options, hardware_options
 
-        cm0 = cands[0].cost_model
+        hw = next(h for h in hardware_options(problem.budget)
+                  if (h.train_name, h.serve_name) == (like.train_hardware, like.serve_hardware))
+        budget = draft_options(hw.budget)[0][2]  # no draft (or the single draft at γ = 0)
+        bounds = bound_constraints(problem.budget, problem.budget.inference.total_tokens,
+                                   problem.law)
+        max_g = max(64, (budget.serve or like.cost_model.serve).max_gpus_per_replica)
         plain = []
         g = 1
-        while g <= max(64, cm0.serve.max_gpus_per_replica):
-            cm = cost_model(problem.budget, ServingConfig(16, 0, g), cm0.train_hw,
-                            cm0.serve_hw)
-            plain.append(Candidate(replace(cands[0].scenario, loss_extra=()), cm.config, cm))
+        while g <= max_g:
+            config = ServingConfig(16, 0, g)
+            cm = build_cost_model(cost_setup(budget), config, hw.train_hw, hw.serve_hw)
+            plain.append(make_candidate(budget, problem.law, problem.target_loss, config, cm,
+                                        None, bounds, hw, "none"))
             g *= 2
     for c in sorted(plain, key=lambda c: c.config.gpus_per_replica):
         if float(c.cost_model.memory.value(params, tokens)) <= c.cost_model.memory_limit_bytes:
@@ -138,24 +159,38 @@ def baseline_candidate(problem: Problem, params: float, tokens: float) -> Candid
     return plain[-1]
 
 
-def same_options_baseline(problem: Problem) -> tuple[float, float, int] | None:
+def same_options_baseline(problem: Problem, like: Candidate | None = None
+                          ) -> tuple[float, float, int] | None:
     """The Chinchilla-optimal model served with the budget's serving options: for each
-    candidate configuration, the compute-optimal (N, D) that reaches the target *as served*
-    (with that configuration's quantisation penalty), costed under it; the cheapest one whose
-    constraints hold.  None for budgets with a single configuration."""
+    candidate configuration (on the hardware of ``like``, the plan's candidate: the saving
+    is then not one of switching hardware), the compute-optimal (N, D) that reaches the target
+    *as served* (with that configuration's quantisation penalty), costed under it; the cheapest
+    one whose constraints hold.  None for budgets with a single configuration."""
     cands = problem.candidates
     if len(cands) < 2 or cands[0].config is None:
         return None
+    if like is not None:
+        same_hw = [c for c in cands if (c.train_hardware, c.serve_hardware)
+                   == (like.train_hardware, like.serve_hardware)]
+        if len(same_hw) < 2:
+            return None
+        index = {id(c): k for k, c in enumerate(cands)}
+        best = _same_options(same_hw)
+        return None if best is None else (best[0], best[1], index[id(same_hw[best[2]])])
+    return _same_options(cands)
+
+
+def _same_options(cands) -> tuple[float, float, int] | None:
     train_only = [replace(c.scenario, objective=flops_items(0.0)[:1], constraints=())
                   for c in cands]
     points = []
-    if all(sc.posynomial and sc.curve is None for sc in train_only):
+    try:  # one stacked 1-D solve when the candidates share a structure
         from planner.optimize.iso_loss import solve_iso_loss
         from planner.optimize.scenario import stack_scenarios
 
         sol = solve_iso_loss(stack_scenarios(train_only))
         points = list(zip(np.atleast_1d(sol.params), np.atleast_1d(sol.tokens)))
-    else:
+    except ValueError:  # structures differ, or a law that is not a posynomial
         points = [chinchilla_point(sc) for sc in train_only]
     best = None
     for k, (c, (n, d)) in enumerate(zip(cands, points)):
@@ -172,23 +207,31 @@ def same_options_baseline(problem: Problem) -> tuple[float, float, int] | None:
 
 
 def plan_candidate(problem: Problem, result: PlanResult) -> Candidate:
-    """The candidate configuration a result's plan uses (by its configuration's values)."""
+    """The candidate configuration a result's plan uses (by its configuration's values:
+    weight bits, γ, GPUs per replica, hardware and draft names)."""
     conf = result.configuration
     if conf is not None:
         for c in problem.candidates:
-            if c.config is not None and asdict(c.config) == conf:
+            mine = c.configuration()
+            if mine is not None and all(mine.get(k) == v for k, v in conf.items()):
                 return c
     return problem.candidates[0]
 
 
-def plan_result(problem: Problem, sol: Solution, best: int) -> PlanResult:
+def plan_result(problem: Problem, sol: Solution, best: int,
+                optima: Optional[tuple] = None) -> PlanResult:
     """The ``PlanResult`` of an optimal solution of candidate ``best``: the plan, the
-    Chinchilla-optimal baseline costed beside it, and the warnings."""
+    Chinchilla-optimal baseline costed beside it (on the plan's hardware), the warnings, and,
+    when the budget lists hardware or drafts to choose from, each option's best plan
+    (``alternatives``; ``optima``: each candidate's optimum, to avoid solving again)."""
+    from planner.optimize.choices import alternatives
+
     budget = problem.budget
     plan = evaluate(problem, sol.params, sol.tokens, best)
     n0, d0 = chinchilla_point(problem.candidates[0].scenario)
-    plain = evaluate(problem, n0, d0, baseline_candidate(problem, n0, d0))
-    same = same_options_baseline(problem)
+    chosen = problem.candidates[best]
+    plain = evaluate(problem, n0, d0, baseline_candidate(problem, n0, d0, chosen))
+    same = same_options_baseline(problem, chosen)
     baseline = evaluate(problem, *same) if same is not None else plain
     warnings = extrapolation_warnings(problem.law, plan.params, plan.train_tokens)
     if getattr(budget.target, "downstream", None) is not None:
@@ -213,7 +256,6 @@ def plan_result(problem: Problem, sol: Solution, best: int) -> PlanResult:
                  if w not in warnings]
     if sol.message:
         warnings.append(sol.message)
-    config = problem.candidates[best].config
     return PlanResult(
         status="optimal", solver=sol.solver,
         objective_unit=problem.candidates[best].scenario.objective_unit,
@@ -221,7 +263,8 @@ def plan_result(problem: Problem, sol: Solution, best: int) -> PlanResult:
         baseline=baseline, message=sol.message, active_constraints=sol.active,
         warnings=tuple(warnings), budget_name=budget.name or budget.source,
         diagnostics=dict(sol.diagnostics),
-        configuration=asdict(config) if config is not None else None,
+        configuration=chosen.configuration(),
+        alternatives=tuple(alternatives(problem, best, sol.solver or "iso_loss", optima)),
         baseline_plain=plain,
     )
 
@@ -258,12 +301,25 @@ def optimize_problem(problem: Problem, solver: str = "iso_loss", check: bool = F
             + (", repeated data" if getattr(law, "repeats_data", False) else "")
             + ") is not a posynomial, so no geometric program expresses it; "
             "use --solver iso_loss", solver="gp")
-    sol, best = solve_candidates(problem, solver)
+    kept = None
+    if solver == "iso_loss":
+        from planner.optimize.choices import solve_with_optima
+
+        kept = solve_with_optima(problem)  # open hardware/draft choices: keep every optimum
+    if kept is not None:
+        sol, best, optima = kept
+    else:
+        (sol, best), optima = solve_candidates(problem, solver), None
     if sol.status != "optimal":
+        from planner.optimize.choices import infeasible_choices
+
         message = (f"{budget.where('constraints')}: {sol.message or 'infeasible'}"
                    + (f" (target loss {problem.target_loss:.4g})" if sol.binding else ""))
+        per_choice = infeasible_choices(problem, solver)
+        if per_choice:
+            message += f"; no choice is feasible: {per_choice}"
         return failed_result(problem, "infeasible", message, sol.binding, sol.solver)
-    result = plan_result(problem, sol, best)
+    result = plan_result(problem, sol, best, optima)
     diagnostics: dict[str, Any] = dict(result.diagnostics)
     if check:
         other, _ = solve_candidates(problem, solver, check=True)

@@ -70,10 +70,18 @@ def solve_candidates(problem, solver: str = "iso_loss", check: bool = False
     one = check_solve if check else solve
     if len(cands) == 1:
         return one(cands[0].scenario, solver), 0
+    stacked = None
     if solver == "iso_loss" and not check and problem.posynomial:
+        try:
+            stacked = problem.stackable
+        except ValueError:  # structures differ (drafts sized both ways): a batch per structure
+            from planner.optimize.choices import solve_by_structure
+
+            return solve_by_structure(problem)
+    if stacked is not None:
         from planner.optimize.iso_loss import solve_iso_loss
 
-        batch = solve_iso_loss(problem.stackable)
+        batch = solve_iso_loss(stacked)
         obj = np.where(batch.status == "optimal", batch.objective, np.inf)
         k = int(np.argmin(obj))
         if not np.isfinite(obj[k]):

@@ -237,8 +237,32 @@ def _training(doc: Doc, rv: Review) -> None:
     doc.table(["", "value"], training_rows(rv.result.plan.extra["training_plan"]), "ll")
 
 
+def _choices(doc: Doc, rv: Review) -> None:
+    """Runner-up choices: each listed hardware's (and draft's) best plan, or why it has none."""
+    from planner.optimize.choices import DIMENSIONS
+
+    unit = rv.result.objective_unit
+    doc.p("Each hardware and draft option's own best plan (the plan picks the cheapest "
+          "feasible one; `vs plan` is its lifetime cost relative to the plan):")
+    rows = []
+    for r in rv.choices:
+        name = f"{r['name']} (chosen)" if r["chosen"] else r["name"]
+        if r["status"] != "optimal":
+            rows.append([DIMENSIONS[r["choice"]], name, "—", "—", "—", "—",
+                         "infeasible: " + (", ".join(r["binding"]) or r["message"])])
+            continue
+        rows.append([DIMENSIONS[r["choice"]], name, format_count(r["params"]),
+                     format_count(r["train_tokens"]), format_objective(r["objective"], unit),
+                     _pct(r["vs_plan"]), ", ".join(r["binding"]) or "none (loss target only)"])
+    doc.table(["choice", "option", "parameters", "training tokens",
+               f"lifetime cost ({_ul(unit)})", "vs plan", "binding constraints"], rows,
+              "llrrrrl")
+
+
 def _alternatives(doc: Doc, rv: Review) -> None:
     unit = rv.result.objective_unit
+    if getattr(rv, "choices", None):
+        _choices(doc, rv)
     if rv.configurations:
         doc.p(f"Each serving configuration's own optimum ({len(rv.configurations)} feasible of "
               f"{len(rv.problem.candidates)}; the top 8):")

@@ -231,6 +231,33 @@ def constraints_table(result: PlanResult) -> Table | None:
     return t
 
 
+def choices_table(result: PlanResult) -> Table | None:
+    """Runner-up choices: each listed hardware's (and draft's) best plan beside the chosen
+    one, or the constraints that leave it without a plan."""
+    rows = getattr(result, "alternatives", ())
+    if not rows:
+        return None
+    from planner.optimize.choices import DIMENSIONS
+
+    unit = result.objective_unit
+    ulabel = UNIT_LABELS.get(unit, unit)
+    t = Table(title="Runner-up choices: each option's best plan")
+    for col in ("choice", "option", "parameters", "training tokens", f"lifetime cost ({ulabel})",
+                "vs plan", "binding constraints"):
+        t.add_column(col, justify="left" if col in ("choice", "option", "binding constraints")
+                     else "right")
+    for r in rows:
+        name = f"{r['name']} (chosen)" if r["chosen"] else r["name"]
+        if r["status"] != "optimal":
+            t.add_row(DIMENSIONS[r["choice"]], name, "—", "—", "—", "—",
+                      "[red]infeasible: " + (", ".join(r["binding"]) or r["message"]) + "[/red]")
+            continue
+        t.add_row(DIMENSIONS[r["choice"]], name, format_count(r["params"]),
+                  format_count(r["train_tokens"]), format_objective(r["objective"], unit),
+                  _pct(r["vs_plan"]), ", ".join(r["binding"]) or "none (loss target only)")
+    return t
+
+
 def render_plan(result: PlanResult, console: Console,
                 warnings_to: Console | None = None) -> None:
     """Print the plan tables, the saving, the solver cross-check; warnings go to
@@ -245,6 +272,9 @@ def render_plan(result: PlanResult, console: Console,
     ct = constraints_table(result)
     if ct is not None:
         console.print(ct)
+    cht = choices_table(result)
+    if cht is not None:
+        console.print(cht)
     for line in savings_lines(result):
         console.print(line)
     u = result.plan.extra.get("uncertainty") if result.plan else None
