@@ -124,6 +124,17 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "draft_train_tokens": "Draft training tokens (count).",
         "draft_step_overhead_s": "Fixed time of one draft step, seconds (default: the "
                                  "profile's step overhead).",
+        "drafts": "Candidate draft models, each with its size and acceptance rate; the "
+                  "optimizer picks one or none (docs/choices.md).",
+        "name": "Name of the single draft in outputs.",
+    },
+    "DraftSpec": {
+        "name": "Name of the draft in outputs (not 'none').",
+        "params": "Draft model parameters (count; 68M).",
+        "fraction": "Draft size as a fraction of the target model (0-1).",
+        "acceptance": "Per-token acceptance rate of its draft tokens, fraction (0-1).",
+        "train": "Cost training this draft too (false: an existing model).",
+        "train_tokens": "Draft training tokens (count).",
     },
     "ServeSpec": {
         "hardware": "Serving accelerator: a profile name, a .yaml path, or inline fields.",
