@@ -414,3 +414,14 @@ def test_fit_downstream_bounds_and_force(tmp_path):
     old.write_text("precious\n")
     line = one_line_error(*cli("fit-downstream", evals, "-o", old)[::2], 2)
     assert "exists; pass --force" in line and old.read_text() == "precious\n"
+
+
+def test_validate_reads_hardware_lists(tmp_path):
+    """Found by the fuzz run after hardware lists arrived: validate resolved a list of
+    profiles as one inline profile (exit 1)."""
+    code, out, err = cli("validate", ROOT / "examples" / "which-gpu.yaml")
+    assert code == 0 and "valid" in out, err
+    p = budget_file(tmp_path, USD.replace("hardware: h100-sxm", "hardware: [h100-sxm, h100-sxmm]"))
+    line = one_line_error(*cli("validate", p)[::2], 2)
+    at_line_col(line, p)
+    assert "did you mean 'h100-sxm'" in line

@@ -64,7 +64,7 @@ def optimize(
 def validate(budget: Path = BudgetArg) -> None:
     """Check a budget file: schema, cross-field rules, law, target, hardware profiles (exit 0
     when valid, 2 or 3 otherwise).  No solver is set up."""
-    from planner.budget import ServeSpec, TrainSpec, load_budget
+    from planner.budget import load_budget
     from planner.optimize.build import penalty_law, resolve_law, target_loss
 
     b = load_budget(budget)
@@ -73,10 +73,9 @@ def validate(budget: Path = BudgetArg) -> None:
         law = law.with_unique_tokens(b.data.unique_tokens)
     loss = target_loss(b, law)
     if b.uses_hardware:
-        from planner.optimize.build import resolve_hardware
+        from planner.optimize.choices import hardware_options
 
-        resolve_hardware((b.train or TrainSpec()).hardware, b, "train")
-        resolve_hardware((b.serve or ServeSpec()).hardware, b, "serve")
+        hardware_options(b)  # every listed training and serving profile, validated
         penalty_law(b, law)  # needs the law's form when the law is a file
     out.print(f"{budget}: valid (law {law.name}, target loss {loss:.4f} nats/token)")
 
