@@ -42,6 +42,17 @@ def check_output_path(path: PathLike, inputs: Iterable[PathLike] = (), force: bo
     return out
 
 
+def _mode(path: Path) -> int:
+    """The permissions the file should get: those of the file it replaces, else the usual
+    ``0o666`` less the process umask."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def atomic_write(path: PathLike, data: Union[str, bytes], inputs: Iterable[PathLike] = (),
                  option: str = "output") -> Path:
     """Write ``data`` (str as UTF-8, or bytes) to ``path`` atomically.
@@ -55,6 +66,7 @@ def atomic_write(path: PathLike, data: Union[str, bytes], inputs: Iterable[PathL
     tmp_name = None
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent)
+        os.chmod(tmp_name, _mode(out))  # mkstemp's 0600 would hide the file from others
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()

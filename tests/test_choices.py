@@ -278,7 +278,8 @@ def test_examples_plan(name):
 def test_report_table_lists_each_option():
     from types import SimpleNamespace
 
-    from planner.render.review import Doc, _choices
+    from planner.render.document import Doc
+    from planner.render.review_sections import _choices
 
     r = optimize(data(GPU))
     doc = Doc()

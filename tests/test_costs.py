@@ -3,7 +3,6 @@
 import json
 import math
 
-import numpy as np
 import pytest
 
 from planner.budget import load_budget
@@ -15,7 +14,7 @@ from planner.errors import InfeasibleError, InputError
 from planner.hardware import load_profile
 from planner.laws.quantization import PENALTIES
 from planner.optimize import optimize, prepare, solve
-from planner.optimize.build import cost_model
+from planner.optimize.setup import cost_model
 
 BASE = """schema_version: 1
 law: epoch2024

@@ -45,3 +45,17 @@ def test_directory_and_missing_parent_are_one_line_errors(tmp_path):
     with pytest.raises(InputError, match="cannot write") as info:
         atomic_write(tmp_path / "no" / "such" / "file.csv", "x")
     assert "\n" not in str(info.value)
+
+
+def test_new_files_get_the_usual_permissions_and_replacements_keep_theirs(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        new = atomic_write(tmp_path / "plan.csv", "a,b\n")
+        assert new.stat().st_mode & 0o777 == 0o644
+        old = tmp_path / "law.yaml"
+        old.write_text("x")
+        old.chmod(0o640)
+        atomic_write(old, "y")
+        assert old.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(umask)

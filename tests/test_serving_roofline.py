@@ -15,7 +15,7 @@ from planner.costs.shape import given_shape, rule_shape
 from planner.costs.training import training_gpu_seconds
 from planner.hardware import load_profile
 from planner.optimize import optimize
-from planner.optimize.build import cost_model
+from planner.optimize.setup import cost_model
 
 LLAMA2_7B = dict(params=6.74e9, n_layer=32, d_model=4096, n_heads=32, n_kv_heads=32,
                  vocab=32000)

@@ -19,7 +19,7 @@ import pytest
 
 from planner.budget import budget_from_data
 from planner.costs.model import SERVE_ITEMS, ServingConfig
-from planner.optimize.build import cost_model as budget_cost_model
+from planner.optimize.setup import cost_model as budget_cost_model
 
 DATA = Path(__file__).parent / "data" / "trtllm_v061_performance.csv"
 SHAPES = {  # published configs (Hugging Face config.json of each model)

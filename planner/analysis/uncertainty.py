@@ -31,7 +31,7 @@ def standard_errors(law) -> tuple[dict[str, float], str] | None:
         s = np.asarray(samples, dtype=float)
         return ({k: float(v) for k, v in zip(law.constant_names, s.std(axis=0, ddof=1))},
                 "bootstrap standard errors")
-    if law.name in PUBLISHED_SE and law.form == "chinchilla":
+    if law.name in PUBLISHED_SE:
         return (dict(zip(law.constant_names, PUBLISHED_SE[law.name])),
                 "published standard errors")
     return None
@@ -45,7 +45,7 @@ def law_samples(law, n: int, seed: int) -> tuple[np.ndarray, str]:
         if len(s) > n:
             s = s[np.random.default_rng(seed).choice(len(s), n, replace=False)]
         return s, "bootstrap"
-    if law.name in PUBLISHED_SE and law.form == "chinchilla":
+    if law.name in PUBLISHED_SE:
         rng = np.random.default_rng(seed)
         mean = np.array([law.E, law.A, law.B, law.alpha, law.beta])
         s = mean + rng.standard_normal((n, 5)) * np.array(PUBLISHED_SE[law.name])
@@ -128,7 +128,8 @@ def plan_uncertainty(problem, solution, samples: int = 1000, seed: int = 0,
     """P10/P50/P90 of the optimal N, D and cost over the law's samples, and the expected
     regret of the point plan (its extra cost under each sample, with D re-chosen to reach the
     target at the planned N)."""
-    if problem.law.form != "chinchilla" or not problem.posynomial:
+    chinchilla_form = problem.law.constant_names == ("E", "A", "B", "alpha", "beta")
+    if not chinchilla_form or not problem.posynomial:  # one solve per sample
         consts, source = law_samples(problem.law, samples, seed)
         out = _by_sample(problem, solution, consts, candidate)
         unit = problem.candidates[candidate].scenario.objective_unit

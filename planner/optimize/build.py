@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import dataclasses
+import itertools
 from dataclasses import asdict, dataclass
 from typing import Optional
 
@@ -250,60 +250,6 @@ def penalty_law(budget: Budget, law: Law):
     return PENALTIES[serve.quantization_penalty]
 
 
-def resolve_hardware(ref, budget: Budget, field: str):
-    """A profile from a name, a file path (relative to the budget) or inline fields."""
-    from planner.hardware import load_profile, profile_from_data
-
-    try:
-        if isinstance(ref, str):
-            return load_profile(ref, budget.base_dir)
-        data = dict(ref)
-        data.setdefault("name", f"{field}-inline")
-        return profile_from_data(data, f"{budget.where(field, 'hardware')}", budget.base_dir)
-    except InputError as exc:
-        raise InputError(f"{budget.where(field, 'hardware')}: {field}.hardware: {exc}") from None
-
-
-def cost_setup(budget: Budget):
-    """The plain set-up the cost formulas read (``planner.costs.setup``), from a budget."""
-    from planner.budget import ServeSpec, TrainSpec
-    from planner.costs.setup import (
-        CostSetup,
-        Demand,
-        DraftSetup,
-        GivenShape,
-        ServeSetup,
-        TrainSetup,
-        plain,
-    )
-
-    serve = budget.serve or ServeSpec()
-    sd = serve.speculative
-    inf = budget.inference
-    tin, tout, split = inf.request_shape
-    life = inf.months * 30.0 * 86400.0 if inf.months is not None else None
-    demand = Demand(inf.lifetime_requests, tin, tout, inf.requests_per_second, True, life, split)
-    m = budget.model
-    shape = (GivenShape(m.params, m.n_layer, m.d_model, m.n_heads, m.n_kv_heads, m.vocab)
-             if m is not None and m.n_layer is not None else None)
-    return CostSetup(plain(TrainSetup, budget.train or TrainSpec()),
-                     plain(ServeSetup, serve,
-                           speculative=plain(DraftSetup, sd) if sd is not None else None),
-                     demand, shape)
-
-
-def cost_model(budget: Budget, config, train_hw=None, serve_hw=None):
-    """The cost model of one configuration of a budget (profiles resolved when not given)."""
-    from planner.budget import ServeSpec, TrainSpec
-    from planner.costs.model import build_cost_model
-
-    train_hw = train_hw or resolve_hardware((budget.train or TrainSpec()).hardware, budget,
-                                            "train")
-    serve_hw = serve_hw or resolve_hardware((budget.serve or ServeSpec()).hardware, budget,
-                                            "serve")
-    return build_cost_model(cost_setup(budget), config, train_hw, serve_hw)
-
-
 def build_candidates(budget: Budget, law: Law, loss: float) -> list[Candidate]:
     """Every discrete configuration of the budget as a Scenario, all of one structure
     (``align_candidates``): training hardware × serving hardware × weight bits × draft and γ ×
@@ -312,7 +258,9 @@ def build_candidates(budget: Budget, law: Law, loss: float) -> list[Candidate]:
     if not budget.uses_hardware:
         return [Candidate(build_scenario(budget, law, loss))]
     from planner.costs.model import ServingConfig, build_cost_model
+    from planner.optimize.align import align_candidates
     from planner.optimize.choices import draft_options, hardware_options
+    from planner.optimize.setup import cost_setup
 
     penalty = penalty_law(budget, law)
     tokens = budget.inference.total_tokens
@@ -327,63 +275,6 @@ def build_candidates(budget: Budget, law: Law, loss: float) -> list[Candidate]:
             cm = build_cost_model(setups[id(b)], config, hw.train_hw, hw.serve_hw)
             out.append(make_candidate(b, law, loss, config, cm, penalty, bounds, hw, draft))
     return align_candidates(out)
-
-
-def _slots(posys) -> list[tuple[float, float]]:
-    """The exponents every posynomial of ``posys`` fits into (each kept as often as the
-    posynomial that has it most often), in order of first appearance."""
-    slots: list[tuple[float, float]] = []
-    for p in posys:
-        free = list(slots)
-        for t in p:
-            e = (float(t.n_exp), float(t.d_exp))
-            if e in free:
-                free.remove(e)
-            else:
-                slots.append(e)
-    return slots
-
-
-def _fill(p, slots) -> tuple[Term, ...]:
-    """``p`` laid out on ``slots``: its terms where their exponents are, zeros elsewhere."""
-    terms = list(p)
-    out = []
-    for e in slots:
-        k = next((i for i, t in enumerate(terms) if (float(t.n_exp), float(t.d_exp)) == e), None)
-        out.append(terms.pop(k) if k is not None else Term(0.0, *e))
-    return tuple(out)
-
-
-def _align_items(items: list[CostItem]) -> list[CostItem]:
-    if len({it.structure() for it in items}) == 1 or len(
-            {len(it.alternatives) for it in items}) != 1:
-        return items
-    slots = [_slots([it.alternatives[a] for it in items])
-             for a in range(len(items[0].alternatives))]
-    return [CostItem(it.name, tuple(_fill(p, slots[a]) for a, p in enumerate(it.alternatives)),
-                     it.unit) for it in items]
-
-
-def align_candidates(cands: list[Candidate]) -> list[Candidate]:
-    """Candidates whose cost terms differ only in which monomials they hold (a draft sized in
-    parameters beside one sized as a fraction of N, a draft trained on given tokens, no draft)
-    given one structure: each posynomial padded with zero-coefficient terms to the union of
-    exponents, so that all candidates stack into one batch.  Values are unchanged."""
-    from dataclasses import replace
-
-    scs = [c.scenario for c in cands]
-    if len(scs) < 2 or len({(len(s.objective), len(s.constraints)) for s in scs}) != 1:
-        return cands
-    objective = [_align_items([s.objective[i] for s in scs]) for i in range(len(scs[0].objective))]
-    constraints = [_align_items([s.constraints[i].item for s in scs])
-                   for i in range(len(scs[0].constraints))]
-    out = []
-    for k, c in enumerate(cands):
-        sc = c.scenario
-        cons = tuple(replace(x, item=constraints[i][k]) for i, x in enumerate(sc.constraints))
-        out.append(replace(c, scenario=replace(sc, objective=tuple(o[k] for o in objective),
-                                               constraints=cons)))
-    return out
 
 
 def make_candidate(budget: Budget, law: Law, loss: float, config, cm, penalty, bounds,

@@ -39,7 +39,7 @@ class HardwareOption:
 
 def _profiles(budget: Budget, field: str, refs) -> list[tuple[str, Any, Any]]:
     """(name, profile, reference) of each listed profile; names must differ."""
-    from planner.optimize.build import resolve_hardware
+    from planner.optimize.setup import resolve_hardware
 
     listed = isinstance(refs, list)
     out: list[tuple[str, Any, Any]] = []

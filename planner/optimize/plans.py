@@ -136,8 +136,9 @@ def baseline_candidate(problem: Problem, params: float, tokens: float,
     plain = [c for c in same_hw if c.config.weight_bits == 16 and c.config.gamma == 0]
     if not plain:
         from planner.costs.model import ServingConfig, build_cost_model
-        from planner.optimize.build import bound_constraints, cost_setup, make_candidate
+        from planner.optimize.build import bound_constraints, make_candidate
         from planner.optimize.choices import draft_options, hardware_options
+        from planner.optimize.setup import cost_setup
 
         hw = next(h for h in hardware_options(problem.budget)
                   if (h.train_name, h.serve_name) == (like.train_hardware, like.serve_hardware))
