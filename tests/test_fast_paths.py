@@ -71,6 +71,7 @@ def test_chat_assistant_216_configurations_match_the_oracle():
         assert one.objective == pytest.approx(float(a.objective[k]), rel=REL)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_infeasible_and_constrained_variants_match_the_oracle(variant):
     old, new = VARIANTS[variant]

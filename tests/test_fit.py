@@ -254,7 +254,7 @@ def test_badly_identified_constants_are_warned(tmp_path):
                     np.zeros(1), np.zeros(1), stderr={"E": 0.05, "A": 900.0, "alpha": 0.01})
     assert len(fit.warnings) == 1 and fit.warnings[0].startswith("A = 400 is badly identified")
     runs = Path(__file__).resolve().parent.parent / "examples" / "fitted-law" / "runs.csv"
-    r = CliRunner().invoke(app, ["fit", str(runs), "--bootstrap", "40", "--seed", "1",
+    r = CliRunner().invoke(app, ["fit", str(runs), "--bootstrap", "20", "--seed", "1",
                                  "--json"])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)

@@ -99,7 +99,7 @@ def test_contour_data_path_moves_to_smaller_longer_trained_models(flops):
     assert np.allclose(np.diff(np.log10(c)), 1.0)
 
 
-def _draw_all(flops, out):
+def _draw_all(flops, out, formats=("png", "svg")):
     from planner.analysis.sensitivity import sensitivity
 
     b, p, r, study = flops
@@ -107,12 +107,12 @@ def _draw_all(flops, out):
             "frontier": plots.frontier_figure(curves.frontier_data(p, r)),
             "contours": plots.contour_figure(curves.contour_data(study)),
             "tornado": plots.tornado_figure(sensitivity(b))}
-    return {k: plots.save_figure(f, out, k, ("png", "svg")) for k, f in figs.items()}
+    return {k: plots.save_figure(f, out, k, formats) for k, f in figs.items()}
 
 
 def test_figures_are_png_and_byte_stable_svg_without_pyplot(flops, tmp_path):
     first = _draw_all(flops, tmp_path / "a")
-    second = _draw_all(flops, tmp_path / "b")
+    second = {k: [None, v[0]] for k, v in _draw_all(flops, tmp_path / "b", ("svg",)).items()}
     for key, paths in first.items():
         png, svg = paths
         assert png.suffix == ".png" and svg.suffix == ".svg"

@@ -33,8 +33,8 @@ def headings(md: str) -> list[str]:
     return re.findall(r"^## (.+)$", md, flags=re.M)
 
 
-# the three largest examples (216-600 serving configurations) take 6-12 s each: slow
-LARGE = {"chat-assistant", "which-draft", "which-gpu"}
+# the largest examples (216-600 serving configurations) take 3-12 s each: slow
+LARGE = {"chat-assistant", "which-draft", "which-gpu", "on-device"}
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, marks=[pytest.mark.slow] if p.stem in LARGE
