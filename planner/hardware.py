@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from planner.errors import InputError
-from planner.yaml_io import format_validation_error, read_yaml_file
+from planner.yaml_io import format_validation_error, merge_mappings, read_yaml_file
 
 Precision = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"]
 Positive = Annotated[float, Field(ge=1e-9, le=1e15, allow_inf_nan=False)]
@@ -211,16 +211,6 @@ def list_profiles() -> list[str]:
     return sorted(_profile_files())
 
 
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
-        else:
-            out[k] = v
-    return out
-
-
 def _raw_profile(name_or_path: str, base_dir: Path | None, seen: tuple = ()) -> dict:
     """Profile data with ``extends:`` resolved (recursively, cycles refused)."""
     files = _profile_files()
@@ -259,7 +249,7 @@ def _raw_profile(name_or_path: str, base_dir: Path | None, seen: tuple = ()) -> 
     if data.get("extends"):
         base = _raw_profile(str(data["extends"]), path.parent, seen + (str(path),))
         base.pop("measured", None)
-        data = _merge(base, data)
+        data = merge_mappings(base, data)
     data["__file__"] = str(path)
     return data
 
@@ -272,7 +262,7 @@ def profile_from_data(data: dict, where: str = "<profile>", base_dir: Path | Non
         base = _raw_profile(str(data["extends"]), base_dir)
         base.pop("measured", None)
         base.pop("__file__", None)
-        data = _merge(base, data)
+        data = merge_mappings(base, data)
     data.pop("__file__", None)
     try:
         return HardwareProfile.model_validate(data)

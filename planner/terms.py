@@ -49,6 +49,16 @@ class Term(NamedTuple):
 Posynomial = tuple[Term, ...]
 
 
+def merge_like_terms(p: Posynomial) -> Posynomial:
+    """The same posynomial with like terms (equal exponents) summed, in first-seen order:
+    fewer terms for the solvers, same values."""
+    out: dict[tuple, Any] = {}
+    for t in p:
+        key = (float(t.n_exp), float(t.d_exp))
+        out[key] = out.get(key, 0.0) + t.coef
+    return tuple(Term(c, n, d) for (n, d), c in out.items())
+
+
 def posy_value(terms: Posynomial, params, tokens):
     total = 0.0
     for t in terms:

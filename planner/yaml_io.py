@@ -149,7 +149,11 @@ def read_yaml(text: str, where: str = "<string>") -> tuple[Any, Marks]:
 
     Refuses control characters, nesting deeper than ``MAX_YAML_DEPTH`` and alias expansion
     beyond ``MAX_YAML_ALIAS_VALUES`` values (planner.budget.limits)."""
-    from planner.budget.limits import MAX_INPUT_BYTES, MAX_YAML_DEPTH, MAX_YAML_ALIAS_VALUES
+    from planner.budget.limits import (
+        MAX_INPUT_BYTES,
+        MAX_YAML_ALIAS_VALUES,
+        MAX_YAML_DEPTH,
+    )
 
     if len(text) > MAX_INPUT_BYTES:
         raise InputError(f"{where}: {len(text):,} characters; at most {MAX_INPUT_BYTES:,} "
@@ -294,3 +298,18 @@ def format_validation_error(exc, marks: Marks, where: str, model=None) -> str:
         line, col = marks.get(path, (1, 1)) if marks else (0, 0)
     pos = f":{line}:{col}" if line else ""
     return " ".join(f"{where}{pos}: {field}: {msg}".split())
+
+
+def merge_mappings(base: dict, over: dict) -> dict:
+    """``base`` with ``over`` merged in: nested mappings merge key by key, a ``None`` value
+    deletes the key, anything else replaces it.  Neither input is modified.  The one merge of
+    the planner: profiles' ``extends:`` and budget overrides (``planner.budget.edit.merge``)."""
+    out = dict(base)
+    for k, v in over.items():
+        if v is None:
+            out.pop(k, None)
+        elif isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge_mappings(out[k], v)
+        else:
+            out[k] = v
+    return out

@@ -26,19 +26,13 @@ from planner.units import parse_quantity
 
 
 def merge(base: dict, over: dict, budget: Optional[Budget] = None) -> dict:
-    """``base`` with ``over`` merged in (nested dicts merge, None deletes, dotted keys set one
-    field).  Neither input is modified."""
-    out = dict(base)
-    dotted = []
-    for k, v in over.items():
-        if "." in str(k):
-            dotted.append((str(k), v))
-        elif v is None:
-            out.pop(k, None)
-        elif isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = merge(out[k], v)
-        else:
-            out[k] = v
+    """``base`` with ``over`` merged in (``planner.yaml_io.merge_mappings``: nested dicts
+    merge, None deletes), then its dotted keys set one field each (``set_field``).  Neither
+    input is modified."""
+    from planner.yaml_io import merge_mappings
+
+    dotted = [(str(k), v) for k, v in over.items() if "." in str(k)]
+    out = merge_mappings(base, {k: v for k, v in over.items() if "." not in str(k)})
     for k, v in dotted:
         out = set_field(out, k, v, budget)
     return out

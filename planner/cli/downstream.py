@@ -40,10 +40,9 @@ def fit_downstream(
 ) -> None:
     """Fit Err(L) = ε − k·exp(−γ·L) (Gadre et al. 2024, arXiv 2403.08540) with robust least
     squares and multiple starts, with bootstrap uncertainty."""
+    from planner.budget.limits import MAX_BOOTSTRAP, MAX_FIT_STARTS, check_count
     from planner.fit.downstream import fit_mapping, read_pairs
     from planner.render.terminal import to_json
-
-    from planner.budget.limits import MAX_BOOTSTRAP, MAX_FIT_STARTS, check_count
 
     check_count(starts, MAX_FIT_STARTS, "--starts", "starts")
     check_count(bootstrap, MAX_BOOTSTRAP, "--bootstrap", "resamples")

@@ -8,7 +8,15 @@ from typing import Iterator, List, Optional
 
 import typer
 
-from planner.cli.app import FormatsChoice, SolverChoice, app, err, guarded, out, value_of
+from planner.cli.app import (
+    FormatsChoice,
+    SolverChoice,
+    app,
+    err,
+    guarded,
+    out,
+    value_of,
+)
 
 SolverOpt = typer.Option(None, "--solver", case_sensitive=False,
                          help="iso_loss (fast 1-D, batched; default) or gp "
@@ -61,9 +69,8 @@ def sweep(
     """Plan every point of a grid over budget fields, batched through the 1-D solver."""
     from planner.analysis.sweep import parse_vary
     from planner.analysis.sweep import sweep as run
-    from planner.render.terminal import sweep_table, to_json
-
     from planner.files import check_output_path
+    from planner.render.terminal import sweep_table, to_json
 
     if csv_path is not None:  # before any work: never the budget, never replaced silently
         check_output_path(csv_path, [budget], force=force, option="--csv")
@@ -109,9 +116,8 @@ def compare(
 ) -> None:
     """Plans of several scenarios side by side, differences highlighted."""
     from planner.analysis.compare import compare as run
-    from planner.render.terminal import compare_table, to_json
-
     from planner.files import check_output_path
+    from planner.render.terminal import compare_table, to_json
 
     if csv_path is not None:  # before any work: never an input, never replaced silently
         check_output_path(csv_path, budgets, force=force, option="--csv")
@@ -156,10 +162,9 @@ def report(
     """Write a planning review (Markdown + HTML + figures): plan, cost breakdown, constraints,
     alternatives, sensitivity, assumptions with sources, warnings."""
     from planner.errors import InputError
+    from planner.files import check_output_dir
     from planner.render.review import report as run
     from planner.render.terminal import alternatives_table, plan_table, to_json
-
-    from planner.files import check_output_dir
 
     check_output_dir(out_dir, [budget], force=force, option="--out")  # before any work
     fmts = tuple(f.strip().lower() for f in value_of(formats).split(",") if f.strip())

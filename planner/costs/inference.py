@@ -28,7 +28,7 @@ from typing import Optional
 from planner.costs.communication import Interconnect
 from planner.costs.shape import SHAPE_EXP, Shape
 from planner.costs.speculative import expected_tokens
-from planner.terms import CostItem, Posynomial, Term
+from planner.terms import CostItem, Posynomial, Term, merge_like_terms
 
 
 @dataclass(frozen=True)
@@ -67,16 +67,6 @@ class Draft:
 
 def _add(*posys: Posynomial) -> Posynomial:
     return tuple(t for p in posys for t in p)
-
-
-def merge(p: Posynomial) -> Posynomial:
-    """The same posynomial with like terms (equal exponents) summed, in first-seen order:
-    fewer terms for the solvers, same values."""
-    out: dict[tuple, float] = {}
-    for t in p:
-        key = (float(t.n_exp), float(t.d_exp))
-        out[key] = out.get(key, 0.0) + t.coef
-    return tuple(Term(c, n, d) for (n, d), c in out.items())
 
 
 def _scale(p: Posynomial, k: float) -> Posynomial:
@@ -226,7 +216,7 @@ def time_per_output_token(roof: Roofline, gpus_per_replica: int) -> CostItem:
     comm = _scale(roof.link.step_seconds(roof.shape, roof.batch * (d.gamma + 1)),
                   1.0 / d.tokens_per_pass)
     return CostItem("time_per_output_token",
-                    tuple(merge(_scale(p, k) + comm + (const,))
+                    tuple(merge_like_terms(_scale(p, k) + comm + (const,))
                           for p in roof.iteration_alternatives()), "seconds")
 
 
@@ -238,7 +228,7 @@ def time_to_first_token(roof: Roofline, prompt_tokens: float, gpus_per_replica: 
     comm = roof.link.step_seconds(roof.shape, prompt_tokens)
     alts = prefill_alternatives(r, roof.shape, prompt_tokens, roof.weight_bits)
     return CostItem("time_to_first_token",
-                    tuple(merge(_scale(p, 1.0 / gpus_per_replica) + comm + (overhead,))
+                    tuple(merge_like_terms(_scale(p, 1.0 / gpus_per_replica) + comm + (overhead,))
                           for p in alts), "seconds")
 
 
@@ -253,7 +243,7 @@ def loaded_time_per_output_token(roof: Roofline, prompt_tokens: float, output_to
     ttft = time_to_first_token(roof, prompt_tokens, gpus_per_replica)
     k = roof.batch / output_tokens
     return CostItem("time_per_output_token",
-                    tuple(merge(a + _scale(p, k)) for a in tpot.alternatives
+                    tuple(merge_like_terms(a + _scale(p, k)) for a in tpot.alternatives
                           for p in ttft.alternatives),
                     "seconds")
 

@@ -21,7 +21,6 @@ from planner.costs.inference import (
     ServingRates,
     lifetime_items,
     loaded_time_per_output_token,
-    merge,
     replica_memory,
     time_per_output_token,
     time_to_first_token,
@@ -29,7 +28,7 @@ from planner.costs.inference import (
 from planner.costs.setup import CostSetup, Demand, ServeSetup, TrainSetup
 from planner.costs.shape import Shape, given_shape, rule_shape
 from planner.costs.training import draft_training_gpu_seconds, training_gpu_seconds
-from planner.terms import CostItem
+from planner.terms import CostItem, merge_like_terms
 
 if TYPE_CHECKING:  # profiles are only passed through here
     from planner.hardware import HardwareProfile
@@ -186,7 +185,7 @@ def build_cost_model(setup: CostSetup, config: ServingConfig, train_hw: Hardware
     if capacity.provisioned:
         alts = [()]
         for n in SERVE_ITEMS:
-            alts = [merge(a + p) for a in alts for p in items[n].alternatives]
+            alts = [merge_like_terms(a + p) for a in alts for p in items[n].alternatives]
         busy = CostItem("busy", tuple(alts), "gpu_s")
         items["provisioned"] = capacity.provisioned_item(busy)
     latency = {"time_per_output_token_s": loaded_time_per_output_token(

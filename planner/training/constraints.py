@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from planner.terms import Constraint, CostItem, Term
+from planner.terms import Constraint, CostItem, Term, merge_like_terms
 from planner.training.hyperparams import HyperparameterLaw, get_hyperparameter_law
 from planner.training.memory import OPTIMIZER_BYTES, activation_terms
 from planner.training.parallelism import permissive_split
@@ -54,15 +54,6 @@ def _times(terms, mono: Term) -> tuple[Term, ...]:
                  for t in terms)
 
 
-def merge_terms(terms) -> tuple[Term, ...]:
-    """Add up monomials with equal exponents (a smaller, better-conditioned posynomial)."""
-    acc: dict[tuple[float, float], float] = {}
-    for t in terms:
-        key = (float(t.n_exp), float(t.d_exp))
-        acc[key] = acc.get(key, 0.0) + float(t.coef)
-    return tuple(Term(c, n, d) for (n, d), c in acc.items())
-
-
 def inverse_data_parallel(setup: TrainingSetup, tp: int, pp: int) -> list[Term]:
     """``1/N_d``: ``TP·PP/GPUs`` with a cluster size, else ``s·b/B(N, D)`` (the most ranks
     the batch allows), else 1.  With a cluster size the batch limit on N_d is left out of the
@@ -89,7 +80,7 @@ def memory_item(setup: TrainingSetup, tp: int, pp: int) -> CostItem:
                                   setup.recompute))
     if not sharded:
         return CostItem("train_memory", (tuple(base),), "bytes")
-    alts = tuple(merge_terms(tuple(base) + _times((Term(sharded / (tp * pp), 1, 0),), inv))
+    alts = tuple(merge_like_terms(tuple(base) + _times((Term(sharded / (tp * pp), 1, 0),), inv))
                  for inv in inverse_data_parallel(setup, tp, pp))
     return CostItem("train_memory", alts, "bytes")
 
