@@ -14,6 +14,23 @@ _NUMBER = r"[+-]?(?:\d[\d_]*\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 _COUNT_RE = re.compile(rf"^\s*({_NUMBER})\s*([kKMBGTP]?)\s*$")
 
 
+_UNIT_RE = re.compile(rf"^\s*({_NUMBER})\s*(ms|s|sec|seconds|days?|h|hours?|GB|GiB|TB|W|%)\s*$")
+
+
+def quantity_hint(text: str) -> str:
+    """A hint for a quantity that almost parses: a lower-case count suffix (``2t``), or a unit
+    written after the number (``30ms``: the key's name already says the unit)."""
+    m = re.match(rf"^\s*({_NUMBER})\s*([tbmp])\s*$", text)
+    if m:
+        return (f"; count suffixes are upper case (K, M, B, T, P): did you mean "
+                f"'{m.group(1)}{m.group(2).upper()}'?")
+    m = _UNIT_RE.match(text)
+    if m:
+        return (f"; give the number alone ({m.group(1)}): the key's name says its unit "
+                "(e.g. max_time_per_output_token_ms, deadline_days)")
+    return ""
+
+
 def parse_quantity(value: object, *, what: str = "quantity") -> float:
     """Return a float from a number or a string such as ``'13B'``, ``'2T'``, ``'1.5e12'``.
 
@@ -30,9 +47,8 @@ def parse_quantity(value: object, *, what: str = "quantity") -> float:
     elif isinstance(value, str):
         match = _COUNT_RE.match(value)
         if not match:
-            raise ValueError(
-                f"expected a number like 13B, 2T, 1.5e12 or 2_000_000 for {what}, got {value!r}"
-            )
+            raise ValueError(f"expected a number like 13B, 2T, 1.5e12 or 2_000_000 for {what}, "
+                             f"got {value!r}{quantity_hint(value)}")
         if len(value) > 64:
             raise ValueError(f"expected a number like 13B, 2T or 1.5e12 for {what}, got "
                              f"{len(value)} characters")

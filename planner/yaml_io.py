@@ -294,6 +294,10 @@ def format_validation_error(exc, marks: Marks, where: str, model=None) -> str:
         msg = msg[len("Value error, "):]
     elif isinstance(err.get("input"), (int, float, str)) and not isinstance(err["input"], bool):
         msg = f"{msg} (got {err['input']!r})"
+        if isinstance(err["input"], str):
+            from planner.units import quantity_hint
+
+            msg += quantity_hint(err["input"])
     if not line:  # a place the YAML has no value for (a missing key): its parent mapping
         line, col = marks.get(path, (1, 1)) if marks else (0, 0)
     pos = f":{line}:{col}" if line else ""

@@ -183,3 +183,23 @@ def test_cost_formulas_do_not_load_the_schema_or_heavy_libraries():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("line, needle", [
+    ("inference: {tokens: 2t}", "did you mean '2T'?"),
+    ("inference: {requests_per_month: 1B, months: 12, tokens_per_request: {input: 9, "
+     "output: 9}}\nserve: {max_time_per_output_token_ms: 30ms}", "give the number alone (30)"),
+    ("inference: {request_per_month: 1B, months: 12, tokens_per_request: {input: 9, "
+     "output: 9}}", "did you mean 'requests_per_month'?"),
+])
+def test_unit_habits_get_a_hint(tmp_path, line, needle):
+    path = tmp_path / "b.yaml"
+    path.write_text("schema_version: 1\nlaw: epoch2024\ntarget: {loss: 2.1}\n" + line + "\n")
+    code, out, err = run("optimize", str(path))
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"error: {path}:")
+
+
+def test_a_scenario_file_given_to_optimize_points_to_compare():
+    code, out, err = run("optimize", "examples/review/scenarios.yaml")
+    assert code == 2 and "planner compare" in err

@@ -234,6 +234,9 @@ class Inference(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _rate(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(k not in cls.model_fields for k in data):
+            return data  # an unknown key (a typo such as 'request_per_month'): reported with
+            # its line and a did-you-mean hint by the schema, before any pairing rule
         if isinstance(data, dict) and ("requests_per_month" in data or "months" in data):
             if "requests" in data:
                 raise ValueError("give 'requests' or 'requests_per_month' with 'months', "
@@ -706,6 +709,11 @@ def budget_from_data(data: Any, marks: Marks | None = None, where: str = "<budge
         line, col = marks.get(("schema_version",), (1, 1))
         raise InputError(f"{where}:{line}:{col}: schema_version: this planner reads "
                          f"schema_version {SCHEMA_VERSION}, got {data.get('schema_version')!r}")
+    if "scenarios" in data:
+        line, col = marks.get(("scenarios", "__key__"), marks.get(("scenarios",), (1, 1)))
+        raise InputError(f"{where}:{line}:{col}: scenarios: this is a scenario file (a budget "
+                         "with named overrides); plan it with 'planner compare', or one "
+                         "scenario at a time from a budget without 'scenarios:'")
     try:
         base_dir = Path(where).parent if where not in ("<budget>", "<string>") else None
         budget = Budget.model_validate(data, context={"base_dir": base_dir})
