@@ -202,3 +202,14 @@ def test_unlisted_gpu_needs_profile_before_measuring(canned_gpu, tmp_path):
     assert code == 0, err
     assert canned_gpu["runs"] == [(45.0, 1)] and "vs h100-pcie spec" in out
     assert load_profile(str(tmp_path / "x.yaml")).peak_tflops["bf16"] == 756
+
+
+def test_write_without_a_gpu_refuses_unless_the_cpu_is_asked_for(no_gpu, small_cpu, tmp_path):
+    """`planner bench --write my-h100.yaml` on a machine without a GPU: exit 5 and no file,
+    instead of a CPU profile under a GPU's name; --backend cpu writes it."""
+    path = tmp_path / "my-h100.yaml"
+    code, out, err = run("bench", "--write", str(path))
+    assert code == 5 and "--backend cpu" in err and len(err.strip().splitlines()) == 1
+    assert not path.exists()
+    code, out, err = run("bench", "--backend", "cpu", "--seconds", "5", "--write", str(path))
+    assert code == 0 and path.exists()

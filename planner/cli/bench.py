@@ -189,6 +189,9 @@ def bench(
         ok, why = _cuda_or_reason()
         if not ok and backend == "cuda":
             raise NoGPUError(f"{why}; `planner bench --backend cpu` measures the CPU instead")
+        if not ok and write is not None:  # never a CPU measurement under a GPU's file name
+            raise NoGPUError(f"--write {write}: {why}, so there is no GPU to calibrate; "
+                             "pass --backend cpu to write a profile of this CPU")
         if not ok:
             err.print(f"note: {why}; measuring the CPU with numpy", markup=False)
         backend = "cuda" if ok else "cpu"
