@@ -163,7 +163,7 @@ def test_report_sentence_names_the_source(tmp_path):
 
 
 def test_schema_description_lists_every_shipped_model():
-    from planner.budget.schema import ModelSpec
+    from planner.budget.specs import ModelSpec
 
     text = ModelSpec.model_fields["preset"].description
     assert sorted(n for n in KNOWN_MODELS if n in text) == sorted(PUBLISHED)

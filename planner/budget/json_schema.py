@@ -208,7 +208,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
 
 def _has_quantity_validator(annotation: Any) -> bool:
     """True when the annotation parses ``13B``-style strings (planner.units)."""
-    from planner.budget.schema import _quantity
+    from planner.budget.base import _quantity
 
     for meta in getattr(annotation, "__metadata__", ()):
         if getattr(meta, "func", None) is _quantity:
