@@ -40,8 +40,13 @@ LARGE = {"chat-assistant", "which-draft", "which-gpu", "on-device"}
 @pytest.mark.parametrize("path", [pytest.param(p, marks=[pytest.mark.slow] if p.stem in LARGE
                                                else []) for p in example_budgets()],
                          ids=lambda p: p.stem)
-def test_report_runs_end_to_end_on_every_example(path, tmp_path):
-    files = report(path, tmp_path / "review")
+def test_report_runs_end_to_end_on_every_example(path, tmp_path, request):
+    if path.stem == "chinchilla-flops":  # shared with the other tests of this file
+        from planner.render.review import write_report
+
+        files = write_report(request.getfixturevalue("flops_review"), tmp_path / "review")
+    else:
+        files = report(path, tmp_path / "review")
     md = files.markdown.read_text()
     assert headings(md) == list(SECTIONS)
     result = optimize(path)
@@ -94,9 +99,18 @@ objective: flops
     assert rows["plan × 0.71"]["premium"] > 0.01
 
 
-def test_markdown_only_without_figures(tmp_path):
-    files = report(ROOT / "examples" / "chinchilla-flops.yaml", tmp_path, formats=(),
-                   html_too=False)
+@pytest.fixture(scope="module")
+def flops_review():
+    """The chinchilla-flops review, computed once and written by several tests."""
+    from planner.analysis.review import build_review
+
+    return build_review(ROOT / "examples" / "chinchilla-flops.yaml")
+
+
+def test_markdown_only_without_figures(tmp_path, flops_review):
+    from planner.render.review import write_report
+
+    files = write_report(flops_review, tmp_path, formats=(), html_too=False)
     md = files.markdown.read_text()
     assert headings(md) == list(SECTIONS) and files.html is None and not files.figures
     assert md.count("Not drawn") == 3
