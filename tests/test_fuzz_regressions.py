@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from planner.budget import load_budget
 from planner.cli.app import run_cli
@@ -425,3 +426,48 @@ def test_validate_reads_hardware_lists(tmp_path):
     line = one_line_error(*cli("validate", p)[::2], 2)
     at_line_col(line, p)
     assert "did you mean 'h100-sxm'" in line
+
+
+def test_every_path_to_a_printed_plan_is_checked(monkeypatch):
+    """The final plan check sits in the library (plan_result), so sweeps and comparisons get
+    it too: a plan whose served loss misses the target comes back failed_check, not printed."""
+    from planner.analysis.sweep import parse_vary, sweep
+    from planner.optimize import plans
+
+    real = plans.evaluate
+
+    def off_target(problem, params, tokens, candidate=None):
+        point = real(problem, params, tokens, candidate)
+        return plans.replace(point, loss=point.loss + 0.5)  # a plan that misses its target
+
+    monkeypatch.setattr(plans, "evaluate", off_target)
+    text = ("schema_version: 1\nlaw: epoch2024\ntarget: {loss: 2.1}\ninference: {tokens: 1T}\n")
+    res = sweep(__import__("yaml").safe_load(text), [parse_vary("inference.tokens=1e11,1e12")])
+    assert [p.status for p in res.points] == ["failed_check", "failed_check"]
+    assert "exceeds the target loss" in res.points[0].error
+
+
+@pytest.mark.parametrize("raw, needle", [(b"params,tokens,loss\n1e9,2e10,2.5\x1b\n",
+                                          ":2:13: control character U+001B"),
+                                         (b"params,tokens,loss\n1e9,2e10,2.5\xff\n",
+                                          "byte 0xff at byte offset 31")])
+def test_runs_csv_text_is_checked_like_every_input(tmp_path, raw, needle):
+    from planner.cli import app
+
+    path = tmp_path / "runs.csv"
+    path.write_bytes(raw)
+    r = CliRunner().invoke(app, ["fit", str(path)])
+    assert r.exit_code == 2 and needle in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and path.read_bytes() == raw
+
+
+def test_a_comparison_of_too_many_scenarios_is_refused(tmp_path):
+    from planner.budget.scenarios import expand_file
+    from planner.errors import InputError
+
+    body = "\n".join(f"  s{i}: {{inference.tokens: {i + 1}T}}" for i in range(1001))
+    path = tmp_path / "many.yaml"
+    path.write_text("schema_version: 1\nlaw: epoch2024\ntarget: {loss: 2.1}\n"
+                    "inference: {tokens: 1T}\nscenarios:\n" + body + "\n")
+    with pytest.raises(InputError, match="1,001 scenarios; at most 1,000"):
+        expand_file(path)

@@ -57,6 +57,8 @@ MAX_SWEEP_POINTS = 100_000
 """Most points in a ``planner sweep`` grid (the product of all ``--vary`` axes)."""
 MAX_SWEEP_AXIS = 10_000
 """Most values on one ``--vary`` axis."""
+MAX_SCENARIOS = 1_000
+"""Most scenarios one ``planner compare`` call plans (each a whole budget)."""
 MAX_FIT_STARTS = 10_000
 """Most grid initialisations ``planner fit --starts`` refines."""
 MAX_BOOTSTRAP = 100_000

@@ -61,6 +61,12 @@ def expand_file(path: str | Path) -> list[tuple[str, Budget]]:
     else:
         line = marks.get(("scenarios",), (0, 0))[0]
         raise InputError(f"{where}:{line}: scenarios: a mapping of name → overrides")
+    from planner.budget.limits import MAX_SCENARIOS
+
+    if len(items) > MAX_SCENARIOS:
+        line = marks.get(("scenarios",), (0, 0))[0]
+        raise InputError(f"{where}:{line}: scenarios: {len(items):,} scenarios; at most "
+                         f"{MAX_SCENARIOS:,} in one comparison (split the file)")
     if not items:
         raise InputError(f"{where}: scenarios: empty")
     try:

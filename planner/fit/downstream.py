@@ -12,7 +12,6 @@ starts).
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -59,15 +58,9 @@ def read_pairs(path, columns: Optional[str] = None, where: Optional[str] = None)
         if "=" not in where:
             raise InputError(f"--where: expected COLUMN=VALUE, got {where!r}")
         key, value = (x.strip() for x in where.split("=", 1))
-    try:
-        with p.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            header = reader.fieldnames or []
-            rows = list(reader)
-    except FileNotFoundError:
-        raise InputError(f"{p}: no such file") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"{p}: cannot read CSV: {exc}") from None
+    from planner.fit.runs import read_csv_rows
+
+    header, rows = read_csv_rows(p)
     for role in ("loss", "error"):
         if mapping[role] not in header:
             raise InputError(f"{p}:1: missing column {mapping[role]!r} for {role} (columns: "

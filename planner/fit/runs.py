@@ -67,21 +67,33 @@ def parse_columns(spec: Optional[str]) -> dict[str, str]:
     return mapping
 
 
+def read_csv_rows(path: str | Path) -> tuple[list[str], list[dict]]:
+    """(header, rows) of a CSV file, read through the checked text reader
+    (``planner.yaml_io.read_text_file``: size limit, UTF-8 with the byte offset of a bad byte,
+    control characters refused with line:col); one-line ``InputError`` naming the path."""
+    import io
+
+    from planner.yaml_io import check_text, read_text_file
+
+    p = Path(path)
+    text = read_text_file(p)
+    check_text(text, str(p))
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        header = reader.fieldnames or []
+        rows = list(reader)
+    except csv.Error as exc:
+        raise InputError(f"{p}: cannot read CSV: {exc}") from None
+    return list(header), rows
+
+
 def read_runs(path: str | Path, columns: Optional[str] = None,
               exclude: Optional[str] = None) -> Runs:
     """Read runs from ``path``.  ``exclude`` names a column: rows where it is 1/true are
     skipped (e.g. ``epoch_excluded`` in Epoch's Chinchilla data)."""
     p = Path(path)
     mapping = parse_columns(columns)
-    try:
-        with p.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            header = reader.fieldnames or []
-            rows = list(reader)
-    except FileNotFoundError:
-        raise InputError(f"{p}: no such file") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"{p}: cannot read CSV: {exc}") from None
+    header, rows = read_csv_rows(p)
     for role in REQUIRED:
         if mapping[role] not in header:
             raise InputError(f"{p}:1: missing column {mapping[role]!r} for {role} (columns: "

@@ -257,7 +257,7 @@ def plan_result(problem: Problem, sol: Solution, best: int,
                  if w not in warnings]
     if sol.message:
         warnings.append(sol.message)
-    return PlanResult(
+    result = PlanResult(
         status="optimal", solver=sol.solver,
         objective_unit=problem.candidates[best].scenario.objective_unit,
         target_loss=problem.target_loss, law=law_summary(problem.law), plan=plan,
@@ -268,6 +268,25 @@ def plan_result(problem: Problem, sol: Solution, best: int,
         alternatives=tuple(alternatives(problem, best, sol.solver or "iso_loss", optima)),
         baseline_plain=plain,
     )
+    return checked(result)
+
+
+def checked(result: PlanResult) -> PlanResult:
+    """``result``, or, when the final check refuses its plan (a non-finite quantity, fewer than
+    one parameter or token, the loss target missed: ``planner.optimize.checks``), a result with
+    status ``failed_check`` and the reason.  Every path to a printed plan (optimize, sweeps,
+    comparisons, reports) goes through it."""
+    from planner.errors import SolverError
+    from planner.optimize.checks import check_plan
+
+    try:
+        check_plan(result)
+    except SolverError as exc:
+        return PlanResult.failed("failed_check", str(exc), solver=result.solver,
+                                 objective_unit=result.objective_unit,
+                                 target_loss=result.target_loss, law=result.law,
+                                 budget_name=result.budget_name)
+    return result
 
 
 def failed_result(problem: Problem, status: str, message: str,
@@ -321,6 +340,8 @@ def optimize_problem(problem: Problem, solver: str = "iso_loss", check: bool = F
             message += f"; no choice is feasible: {per_choice}"
         return failed_result(problem, "infeasible", message, sol.binding, sol.solver)
     result = plan_result(problem, sol, best, optima)
+    if not result.ok:  # refused by the final check
+        return result
     diagnostics: dict[str, Any] = dict(result.diagnostics)
     if check:
         other, _ = solve_candidates(problem, solver, check=True)
