@@ -131,7 +131,8 @@ def contour_figure(d: dict):
     n, t, loss = d["params"], d["tokens"], d["loss"]
     lo, hi = float(np.nanmin(loss)), float(np.nanpercentile(loss, 97))
     levels = MaxNLocator(nbins=12).tick_values(lo, hi)
-    ax.contourf(n, t, loss, levels=levels, cmap="Blues_r", alpha=0.55, extend="both")
+    filled = ax.contourf(n, t, loss, levels=levels, cmap="Blues_r", alpha=0.55, extend="both")
+    fig.colorbar(filled, ax=ax, label="loss (nats/token)", shrink=0.8, pad=0.01)
     lines = ax.contour(n, t, loss, levels=levels, colors="#4a6a8a", linewidths=0.6)
     ax.clabel(lines, levels[::2], fmt="%.2f", fontsize=7, inline=True)
     tc = ax.contour(n, t, loss, levels=[d["target"]], colors="#2ca02c", linewidths=2.4)
