@@ -1,4 +1,4 @@
-"""Shared fixtures: paths inside the repository (tests never read ../shared)."""
+"""Shared fixtures: paths inside the repository (tests read nothing outside it)."""
 
 from pathlib import Path
 
