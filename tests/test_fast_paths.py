@@ -151,6 +151,7 @@ def test_uncertainty_batch_equals_the_oracle_and_single_plans():
         assert one.tokens == pytest.approx(float(stacked.tokens[i]), rel=REL)
 
 
+@pytest.mark.slow
 def test_gp_in_log_form_matches_the_dgp_oracle_and_the_1d_solver():
     """The GP written in logs (cached per structure, log-coefficients as parameters) gives the
     previous DGP-mode solver's answers on chat-assistant configurations of several structures

@@ -110,21 +110,17 @@ def _draw_all(flops, out, formats=("png", "svg")):
     return {k: plots.save_figure(f, out, k, formats) for k, f in figs.items()}
 
 
-def test_figures_are_png_and_byte_stable_svg_without_pyplot(flops, tmp_path):
-    first = _draw_all(flops, tmp_path / "a")
-    second = {k: [None, v[0]] for k, v in _draw_all(flops, tmp_path / "b", ("svg",)).items()}
+def test_figures_are_byte_stable_svg_without_pyplot(flops, tmp_path):
+    """Two drawings of every figure give the same SVG bytes (PNGs: tests/test_report.py)."""
+    first = _draw_all(flops, tmp_path / "a", ("svg",))
+    second = _draw_all(flops, tmp_path / "b", ("svg",))
     for key, paths in first.items():
-        png, svg = paths
-        assert png.suffix == ".png" and svg.suffix == ".svg"
-        data = png.read_bytes()
-        assert data[:8] == b"\x89PNG\r\n\x1a\n"
-        width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-        assert width >= 700 and height >= 400, key
-        assert len(data) > 20_000, key
+        (svg,) = paths
+        assert svg.suffix == ".svg"
         text = svg.read_text()
         assert "<svg" in text and len(text) > 20_000 and "<dc:date>" not in text
         digest = hashlib.sha256(svg.read_bytes()).hexdigest()
-        assert digest == hashlib.sha256(second[key][1].read_bytes()).hexdigest(), key
+        assert digest == hashlib.sha256(second[key][0].read_bytes()).hexdigest(), key
     assert "matplotlib.pyplot" not in sys.modules
 
 
