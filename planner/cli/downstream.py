@@ -73,16 +73,10 @@ def fit_downstream(
         print(to_json(result.to_dict()))
         return
     m = result.mapping
-    t = Table(title=f"Fitted error = ε − k·exp(−γ·loss) on {m.n_pairs} pairs "
-                    f"(objective {result.objective:.6g})")
-    for col in ("constant", "value", "std. error", "95% interval"):
-        t.add_column(col, justify="left" if col == "constant" else "right")
-    for k, v in result.constants.items():
-        se = result.stderr.get(k)
-        ci = result.ci95.get(k)
-        t.add_row(k, f"{v:.6g}", f"{se:.3g}" if se is not None else "",
-                  f"{ci[0]:.4g} – {ci[1]:.4g}" if ci else "")
-    out.print(t)
+    from planner.cli.fit import constants_table
+
+    out.print(constants_table(f"Fitted error = ε − k·exp(−γ·loss) on {m.n_pairs} pairs "
+                              f"(objective {result.objective:.6g})", result))
     r = result.to_dict()["residuals"]
     out.print(f"residuals: RMS {r['rms_error']:.4f}, mean |error| {r['mean_abs_error']:.4f}, "
               f"max {r['max_abs_error']:.4f} (fraction of top-1 error)")

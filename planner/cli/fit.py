@@ -20,6 +20,20 @@ from planner.cli.app import (
 from planner.errors import InputError
 
 
+def constants_table(title: str, result) -> Table:
+    """A fit's constants with their bootstrap standard errors and 95% intervals (``result``
+    has ``constants``, ``stderr`` and ``ci95``, as law and downstream-mapping fits do)."""
+    t = Table(title=title)
+    for col in ("constant", "value", "std. error", "95% interval"):
+        t.add_column(col, justify="left" if col == "constant" else "right")
+    for k, v in result.constants.items():
+        se = result.stderr.get(k)
+        ci = result.ci95.get(k)
+        t.add_row(k, f"{v:.6g}", f"{se:.3g}" if se is not None else "",
+                  f"{ci[0]:.4g} – {ci[1]:.4g}" if ci else "")
+    return t
+
+
 @app.command()
 @guarded
 def fit(
@@ -119,15 +133,8 @@ def fit(
     if as_json:
         print(to_json(result.to_dict()))
         return
-    t = Table(title=f"Fitted {law} law on {len(data)} runs (objective {result.objective:.10g})")
-    for col in ("constant", "value", "std. error", "95% interval"):
-        t.add_column(col, justify="left" if col == "constant" else "right")
-    for k, v in result.constants.items():
-        se = result.stderr.get(k)
-        ci = result.ci95.get(k)
-        t.add_row(k, f"{v:.6g}", f"{se:.3g}" if se is not None else "",
-                  f"{ci[0]:.4g} – {ci[1]:.4g}" if ci else "")
-    out.print(t)
+    out.print(constants_table(f"Fitted {law} law on {len(data)} runs (objective "
+                              f"{result.objective:.10g})", result))
     for w in result.warnings:
         err.print(f"[yellow]warning:[/yellow] {w}")
     d = result.to_dict()["residuals"]

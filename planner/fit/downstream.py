@@ -200,11 +200,10 @@ def fit_mapping(pairs: Pairs, starts: int = 4, bootstrap: int = 0, seed: int = 0
                 rows.append(q)
             if progress is not None:
                 progress(b + 1, bootstrap)
+        from planner.fit.law_fit import bootstrap_summary
+
         samples = np.array(rows)
-        for i, key in enumerate(CONSTANTS):
-            stderr[key] = float(np.std(samples[:, i], ddof=1))
-            lo, hi = np.percentile(samples[:, i], [2.5, 97.5])
-            ci95[key] = (float(lo), float(hi))
+        stderr, ci95 = bootstrap_summary(samples, CONSTANTS)
     mapping = DownstreamMapping(
         epsilon=float(p[0]), k=float(p[1]), gamma=float(p[2]), name=name, law=law,
         source=source or f"fitted by planner fit-downstream on {pairs.source}",

@@ -227,6 +227,18 @@ def _fit_dc_theta(runs: Runs, starts: int):
     return best_x, best_f
 
 
+def bootstrap_summary(samples: np.ndarray, names) -> tuple[dict[str, float],
+                                                          dict[str, tuple[float, float]]]:
+    """Standard error (sample standard deviation) and 95% percentile interval of each column
+    of bootstrap ``samples`` (rows: resamples), keyed by ``names``."""
+    stderr, ci95 = {}, {}
+    for k, nm in enumerate(names):
+        stderr[nm] = float(np.std(samples[:, k], ddof=1))
+        lo, hi = np.percentile(samples[:, k], [2.5, 97.5])
+        ci95[nm] = (float(lo), float(hi))
+    return stderr, ci95
+
+
 @dataclass(frozen=True)
 class FitResult:
     """A fitted law with its diagnostics (scikit-learn style: the input is not modified)."""
@@ -371,10 +383,7 @@ def fit_law(runs: Runs, form: str = "chinchilla", *, starts: int = 64, bootstrap
                     if progress is not None:
                         progress(i + 1, bootstrap)
                 samples = np.array(rows)
-            for k, nm in enumerate(names):
-                stderr[nm] = float(np.std(samples[:, k], ddof=1))
-                lo, hi = np.percentile(samples[:, k], [2.5, 97.5])
-                ci95[nm] = (float(lo), float(hi))
+            stderr, ci95 = bootstrap_summary(samples, names)
             law = replace(law, samples=samples) if form == "chinchilla" else law
         hold = validate(runs, form, holdout, starts=starts, seed=seed) if holdout else None
     return FitResult(form, law, dict(zip(names, map(float, consts))), float(obj), len(runs),

@@ -17,7 +17,6 @@ def fit_figure(result, runs, path: str | Path) -> Path:
     matplotlib.rcParams["svg.hashsalt"] = "planner"
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     from planner.units import format_count
