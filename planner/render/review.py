@@ -60,40 +60,35 @@ def compose(rv: Review, figures: dict[str, str], notes: Sequence[str] = ()) -> D
     if b.description:
         meta += f" — {b.description}"
     doc.p(meta + f". Produced by planner {_version()} on {report_date()}.")
-    doc.h(2, "Summary")
-    _summary(doc, rv)
-    doc.h(2, "Plan")
-    _plan(doc, rv)
-    doc.h(2, "Cost breakdown")
-    _breakdown(doc, rv)
-    doc.h(2, "Training plan")
-    _training(doc, rv)
-    doc.h(2, "Constraints")
-    _constraints(doc, rv)
-    doc.h(2, "Alternatives")
-    _alternatives(doc, rv)
-    doc.h(2, "Sensitivity")
-    _sensitivity(doc, rv, figures.get("tornado"))
-    doc.h(2, "Figures")
-    titles = {"cost_vs_params": "Lifetime cost vs model size",
-              "frontier": "Training vs inference frontier",
-              "contours": "Iso-loss contours and the optimum's path"}
-    for key, title in titles.items():
-        doc.h(3, title)
-        if key in figures:
-            doc.img(figures[key], FIGURES[key])
+
+    def figure_section(doc: Doc, rv: Review) -> None:
+        titles = {"cost_vs_params": "Lifetime cost vs model size",
+                  "frontier": "Training vs inference frontier",
+                  "contours": "Iso-loss contours and the optimum's path"}
+        for key, title in titles.items():
+            doc.h(3, title)
+            if key in figures:
+                doc.img(figures[key], FIGURES[key])
+            else:
+                doc.p("Not drawn (see Warnings).")
+
+    def warning_section(doc: Doc, rv: Review) -> None:
+        warnings = list(rv.result.warnings) + rv.notes + list(notes)
+        if warnings:
+            doc.ul(warnings)
         else:
-            doc.p("Not drawn (see Warnings).")
-    doc.h(2, "Assumptions and sources")
-    _assumptions(doc, rv)
-    doc.h(2, "Warnings")
-    warnings = list(rv.result.warnings) + rv.notes + list(notes)
-    if warnings:
-        doc.ul(warnings)
-    else:
-        doc.p("None.")
-    doc.h(2, "Input budget")
-    doc.code(_budget_text(b), "yaml")
+            doc.p("None.")
+
+    writers = {"Summary": _summary, "Plan": _plan, "Cost breakdown": _breakdown,
+               "Training plan": _training, "Constraints": _constraints,
+               "Alternatives": _alternatives,
+               "Sensitivity": lambda doc, rv: _sensitivity(doc, rv, figures.get("tornado")),
+               "Figures": figure_section, "Assumptions and sources": _assumptions,
+               "Warnings": warning_section,
+               "Input budget": lambda doc, rv: doc.code(_budget_text(rv.budget), "yaml")}
+    for section in SECTIONS:  # the headings come from SECTIONS, in its order
+        doc.h(2, section)
+        writers[section](doc, rv)
     return doc
 
 
