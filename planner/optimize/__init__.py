@@ -6,16 +6,16 @@
 * ``problem``: ``Problem`` and ``prepare``;
 * ``iso_loss``, ``gp``, ``nested``: the solvers; ``solve``: what each accepts, the choice
   among candidates;
-* ``plans``: evaluate a model, the baseline, ``optimize()``;
+* ``baselines``: the Chinchilla-optimal model, plainly or with the serving options;
+* ``plans``: evaluate a model, the final check, ``optimize()``;
 * ``batch``: many problems at once (sweeps, comparisons).
 
 This module only re-exports.
 """
 
+from planner.optimize.baselines import baseline_candidate, chinchilla_point
 from planner.optimize.build import Candidate
 from planner.optimize.plans import (
-    baseline_candidate,
-    chinchilla_point,
     evaluate,
     optimize,
     optimize_batch,
