@@ -32,20 +32,11 @@ def optimize(
     """Find the parameters N and training tokens D that minimise lifetime cost at the target
     loss, beside the Chinchilla-optimal model of the same loss."""
     from planner.optimize import optimize as run
-    from planner.optimize.checks import check_plan
     from planner.render.terminal import render_plan, to_json
 
+    # optimize() checks every plan before returning it (planner.optimize.plans.checked): a
+    # non-finite or wrong plan comes back as status failed_check, exit 4
     result = run(budget, solver=value_of(solver), check=check, uncertainty=uncertainty or None)
-    if result.ok:  # checked before it is printed: a non-finite or wrong plan is exit 4
-        try:
-            check_plan(result)
-        except PlannerError as exc:
-            from planner.plan import PlanResult
-
-            result = PlanResult.failed("failed_check", str(exc), solver=result.solver,
-                                       objective_unit=result.objective_unit,
-                                       target_loss=result.target_loss, law=result.law,
-                                       budget_name=result.budget_name)
     if as_json:
         print(to_json(result))  # a failed plan is a document too: status and message
         if not result.ok:

@@ -257,6 +257,8 @@ def optimize_problem(problem: Problem, solver: str = "iso_loss", check: bool = F
         report = plan_uncertainty(problem, sol, samples=spec.samples if spec else 1000,
                                   seed=spec.seed if spec else 0, candidate=best)
         plan = replace(plan, extra={**plan.extra, "uncertainty": report})
+        # the uncertainty block is new to the plan: check the plan as it will be printed
+        return checked(replace(result, plan=plan, diagnostics=diagnostics))
     return replace(result, plan=plan, diagnostics=diagnostics)
 
 
