@@ -128,6 +128,17 @@ def optimize_many(budgets: Sequence[Optional[Budget]], solver: Optional[str] = N
     from planner.optimize.problem import prepare
 
     n = len(budgets)
+    if problems is None and details is None and n > 1 and all(
+            b is not None and solver_name(b, solver) == "iso_loss" for b in budgets):
+        from planner.optimize.stacked_plans import plan_stacked
+
+        stacked = plan_stacked(budgets, progress)  # one build per chunk of like budgets
+        rest = [i for i, r in enumerate(stacked) if r is None]
+        if len(rest) < n:
+            others = optimize_many([budgets[i] for i in rest], solver, progress=progress)
+            for i, r in zip(rest, others):
+                stacked[i] = r
+            return stacked
     if problems is None:
         problems = []
         for i, b in enumerate(budgets):
