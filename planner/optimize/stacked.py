@@ -65,9 +65,9 @@ def stack_values(values: Sequence[Any], what: str = "") -> Any:
             raise Unstackable(f"{what}: tuples of different lengths")
         return tuple(stack_values([v[i] for v in values], f"{what}[{i}]")
                      for i in range(len(first)))
-    if isinstance(first, (str, bytes, dict, list, set, frozenset)) or first is None:
-        raise Unstackable(f"{what}: differs between points ({first!r} vs another value)")
-    return StackedView(values, what)
+    if hasattr(first, "__dataclass_fields__") or hasattr(type(first), "model_fields"):
+        return StackedView(values, what)  # a budget block, a profile, a set-up dataclass
+    raise Unstackable(f"{what}: differs between points ({first!r} vs another value)")
 
 
 class StackedView:
