@@ -76,11 +76,12 @@ class StackedView:
     ``isinstance`` sees the objects' type (``__class__``), so code that dispatches on a
     budget block's type reads the view as it reads one block.  Read-only."""
 
-    __slots__ = ("_items", "_what")
+    __slots__ = ("_items", "_what", "_read")
 
     def __init__(self, items: Sequence[Any], what: str = ""):
         object.__setattr__(self, "_items", tuple(items))
         object.__setattr__(self, "_what", what)
+        object.__setattr__(self, "_read", {})  # attributes stacked so far (read-only objects)
 
     @property  # type: ignore[misc]
     def __class__(self):  # noqa: D105 - isinstance(view, Budget) is True
@@ -91,8 +92,10 @@ class StackedView:
             if name.startswith(("__pydantic", "__dataclass")):
                 return getattr(type(self._items[0]), name)
             raise AttributeError(name)
-        return stack_values([getattr(o, name) for o in self._items],
-                            f"{self._what}.{name}" if self._what else name)
+        if name not in self._read:
+            self._read[name] = stack_values([getattr(o, name) for o in self._items],
+                                            f"{self._what}.{name}" if self._what else name)
+        return self._read[name]
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("a stacked view is read-only")

@@ -16,6 +16,7 @@ and ``optimize_many`` plans it one at a time.
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from typing import Optional, Sequence
 
@@ -25,7 +26,8 @@ from planner.errors import PlannerError
 from planner.optimize.build import Candidate, CandidateBuilder, resolve_law, target_loss
 from planner.optimize.problem import Problem
 
-CHUNK_POINTS = 256  # points per stacked build (bounds memory: ~0.3 MB per point for 216 configs)
+CHUNK_POINTS = 128  # points per stacked build at most (memory: ~1 MB per point, 216 configs)
+MIN_CHUNK_POINTS = 16  # fewer points per build do not pay for splitting work across processes
 CHECK_RTOL = 1e-9  # a point's own objective vs the stacked solve's
 
 
@@ -112,13 +114,11 @@ def _same_for_point(cands: Sequence[Candidate], chosen: int, n, d, cost):
     return float(n[k]), float(d[k]), k
 
 
-def plan_stacked(budgets: Sequence, progress=None) -> list:
+def plan_stacked(budgets: Sequence, progress=None, jobs: Optional[int] = None) -> list:
     """Per budget, its ``PlanResult`` from the stacked path, or None where that path does not
     decide it (the caller plans those one at a time).  Only budgets with hardware, a posynomial
-    law and the 1-D solver take it."""
-    from planner.optimize.plans import plan_result
-    from planner.optimize.stacked import Unstackable
-
+    law and the 1-D solver take it.  Chunks of points are planned in ``jobs`` processes
+    (default: one per CPU; 1: in this process)."""
     out: list = [None] * len(budgets)
     ready = []  # (index, law, target loss)
     for i, b in enumerate(budgets):
@@ -140,21 +140,51 @@ def plan_stacked(budgets: Sequence, progress=None) -> list:
             groups.append([item])
         else:
             same.append(item)
+    jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
+    chunks = []
+    for items in groups:  # at least one chunk per process, at most CHUNK_POINTS points each
+        size = max(MIN_CHUNK_POINTS, min(CHUNK_POINTS, -(-len(items) // jobs)))
+        chunks += [items[a:a + size] for a in range(0, len(items), size)]
+    work = [([budgets[i] for i, _, _ in c], c[0][1], [loss for _, _, loss in c])
+            for c in chunks]
     done = 0
-    for items in groups:
-        for start in range(0, len(items), CHUNK_POINTS):
-            chunk = items[start:start + CHUNK_POINTS]
-            try:
-                plans = _plan_chunk([budgets[i] for i, _, _ in chunk], chunk[0][1],
-                                    [loss for _, _, loss in chunk], plan_result)
-            except (Unstackable, TypeError, ValueError, ArithmeticError):
-                plans = [None] * len(chunk)  # this chunk cannot be built as one
-            for (i, _, _), res in zip(chunk, plans):
-                out[i] = res
-            done += len(chunk)
-            if progress:
-                progress("stacked", done, len(ready))
+    for chunk, plans in zip(chunks, _run(work, jobs)):
+        for (i, _, _), res in zip(chunk, plans):
+            out[i] = res
+        done += len(chunk)
+        if progress:
+            progress("stacked", done, len(ready))
     return out
+
+
+def _run(work: list, jobs: int):
+    """The plans of each piece of work, in order; in processes when there are several."""
+    import multiprocessing
+
+    if jobs > 1 and len(work) > 1 and not multiprocessing.current_process().daemon:
+        from concurrent.futures import ProcessPoolExecutor
+
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+        with ProcessPoolExecutor(max_workers=min(jobs, len(work)), mp_context=ctx) as pool:
+            yield from pool.map(plan_chunk, work)
+        return
+    for args in work:
+        yield plan_chunk(args)
+
+
+def plan_chunk(args: tuple) -> list:
+    """The plans of one chunk ``(budgets, law, target losses)``; None for every point when
+    the chunk cannot be built as one (``Unstackable``, or a formula that branches on a
+    number that differs between the points)."""
+    from planner.optimize.plans import plan_result
+    from planner.optimize.stacked import Unstackable
+
+    budgets, law, losses = args
+    try:
+        return _plan_chunk(budgets, law, losses, plan_result)
+    except (Unstackable, TypeError, ValueError, ArithmeticError):
+        return [None] * len(budgets)
 
 
 def _plan_chunk(budgets: list, law, losses: list, plan_result) -> list:
