@@ -182,3 +182,14 @@ def test_chunks_bound_the_stacked_build(monkeypatch):
                       expect_stacked=None)
     assert len(res.points) == 7  # chunks of 3, 3 and 1 (a lone point goes one at a time)
     assert sum(bool(p.result.diagnostics.get("stacked")) for p in res.points) >= 6
+
+
+def test_chunks_in_processes_give_the_same_plans_as_in_one():
+    path = EXAMPLES / "code-model.yaml"
+    axes = [parse_vary("inference.requests_per_month=1e4:1e9:40")]
+    one = sweep(path, axes, jobs=1)
+    two = sweep(path, axes, jobs=2)  # two chunks of 20 points, one per process
+    assert all(p.result.diagnostics.get("stacked") for p in two.points)
+    for a, b in zip(one.points, two.points):
+        assert a.inputs == b.inputs
+        assert flat_json(a.result) == flat_json(b.result)
