@@ -26,7 +26,7 @@ from planner.errors import PlannerError
 from planner.optimize.build import Candidate, CandidateBuilder, resolve_law, target_loss
 from planner.optimize.problem import Problem
 
-CHUNK_POINTS = 128  # points per stacked build at most (memory: ~1 MB per point, 216 configs)
+CHUNK_POINTS = 64  # points per stacked build at most (memory: ~1.5 MB per point, 216 configs)
 MIN_CHUNK_POINTS = 16  # fewer points per build do not pay for splitting work across processes
 CHECK_RTOL = 1e-9  # a point's own objective vs the stacked solve's
 
