@@ -248,9 +248,12 @@ def test_matched_profile_for_the_write_precheck(fake_torch):
 
 def test_power_is_sampled_per_phase_idle_compute_decode(fake_torch, monkeypatch, tmp_path):
     """A fake NVML reader whose power follows what the fake GPU runs: 80 W before any kernel,
-    650 W while a matmul ran last, 410 W while a copy or triad did.  The run's idle, compute
-    and decode phases must come out as those three numbers, and the profile written from
-    them must charge each phase at its own."""
+    650 W after a matmul, 410 W after a copy or triad.  The sampler reads it synchronously,
+    after every fake kernel and five times in the idle wait (no thread timing involved).  The
+    run's idle, compute and decode phases must come out as those three numbers, and the
+    profile written from them must charge each phase at its own."""
+    import threading
+
     from planner.bench.calibrate import calibrated_profile_data, write_profile
     from planner.hardware import load_profile
 
@@ -258,12 +261,34 @@ def test_power_is_sampled_per_phase_idle_compute_decode(fake_torch, monkeypatch,
     state = {"now": "idle"}
     watts = {"idle": 80.0, "compute": 650.0, "memory": 410.0}
 
+    class SyncSampler(cuda.Sampler):
+        live = None
+
+        def __enter__(self):
+            SyncSampler.live = self
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
     def tag(fn, kind):
         def wrapped(*a, **kw):
             state["now"] = kind
-            return fn(*a, **kw)
+            out = fn(*a, **kw)
+            SyncSampler.live._poll_once()
+            return out
         return wrapped
 
+    real_sleep = time.sleep
+
+    def sleep(seconds):
+        if threading.current_thread() is not threading.main_thread():
+            return real_sleep(seconds)  # some other thread of the test process
+        for _ in range(5):
+            SyncSampler.live._poll_once()
+
+    monkeypatch.setattr(cuda, "Sampler", SyncSampler)
+    monkeypatch.setattr(cuda.time, "sleep", sleep)
     monkeypatch.setattr(torch, "matmul", tag(torch.matmul, "compute"))
     monkeypatch.setattr(torch, "_scaled_mm", tag(torch._scaled_mm, "compute"))
     monkeypatch.setattr(torch, "add", tag(torch.add, "memory"))
@@ -274,12 +299,12 @@ def test_power_is_sampled_per_phase_idle_compute_decode(fake_torch, monkeypatch,
         yield lambda: {"power_watts": watts[state["now"]]}
 
     monkeypatch.setattr(cuda.nvml_mod, "device_reader", reader)
-    kw = {**KW, "max_iters": 100_000, "sample_interval_s": 0.002}
-    r = cuda.run(1.5, idle_s=0.3, settle_s=0.03, **kw)
+    r = cuda.run(0.5, idle_s=0.2, settle_s=0.0, **KW)
     phases = r.samples["phases"]
     assert {k: v["power_watts"] for k, v in phases.items()} == {
         "idle": 80.0, "compute": 650.0, "decode": 410.0}
-    assert all(v["samples"] >= 5 for v in phases.values())
+    assert phases["idle"]["samples"] == 5
+    assert min(v["samples"] for v in phases.values()) >= 5
     path = tmp_path / "fake-h100.yaml"
     write_profile(calibrated_profile_data(r, "h100-sxm", "fake-h100"), path)
     p = load_profile(str(path))
