@@ -282,3 +282,19 @@ def test_bench_writes_the_three_powers_and_the_profile_prefers_them(tmp_path):
 def test_no_power_readings_write_no_power_fields():
     block = measured_block(_result({}))
     assert not {"idle_watts", "decode_watts", "compute_watts", "power_samples"} & set(block)
+
+
+def test_profiles_commands_show_the_phase_power():
+    show = subprocess.run([sys.executable, "-m", "planner", "profiles", "show", "h200-sxm"],
+                          capture_output=True, text=True, check=True)
+    doc = json.loads(show.stdout)
+    assert doc["phase_power_watts"] == {
+        "compute": {"power_watts": 700.0, "basis": "tdp_watts"},
+        "decode": {"power_watts": 300.0, "basis": "decode_watts"},
+        "idle": {"power_watts": 75.0, "basis": "idle_watts"}}
+    assert "2605.11999" in doc["power_source"]
+    listing = subprocess.run([sys.executable, "-m", "planner", "profiles", "list"],
+                             capture_output=True, text=True, check=True,
+                             env={**os.environ, "COLUMNS": "200"}).stdout
+    row = next(line for line in listing.splitlines() if "h100-sxm" in line)
+    assert "700/380/75" in row
