@@ -132,7 +132,8 @@ class HardwareProfile(_Strict):
         tdp = info.data.get("tdp_watts")
         if v is not None and tdp is not None and v > tdp:
             raise ValueError(f"{v:g} W is above tdp_watts ({tdp:g} W): memory-bound decode "
-                             "cannot draw more than the board's power limit")
+                             "cannot draw more than the board's power limit (lowering "
+                             "tdp_watts? set decode_watts and idle_watts with it)")
         return v
 
     @field_validator("idle_watts")
