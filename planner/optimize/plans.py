@@ -84,6 +84,9 @@ def evaluate(problem: Problem, params: float, tokens: float,
         from planner.training.plan import training_plan
 
         extra["training_plan"] = training_plan(problem.budget, cm, params, tokens).to_dict()
+        from planner.costs.energy import energy_by_phase
+
+        extra["energy"] = energy_by_phase(cm, params, tokens)
         spec = speculative_summary(cm, params, tokens)
         if spec is not None:
             extra["speculative"] = spec
