@@ -18,23 +18,28 @@ per-solve canonicalisation (~8 ms a solve); Clarabel's own solve is ~3 ms for a 
 configuration.  N, D and the objective are scaled as in ``planner.optimize.gp`` (the compute-
 optimal point, the objective there), so the cone program is O(1).  ``planner.optimize.gp``
 (the same program written in logs for cvxpy) is kept as the test oracle and as the fall-back
-when Clarabel stops without a verdict here.  scipy.sparse and clarabel are imported lazily.
+when Clarabel stops without a verdict here.  clarabel is imported lazily.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import replace
+from typing import NamedTuple
 
 import numpy as np
 
 from planner.optimize.gp import _loss_terms, _scale
 from planner.optimize.scenario import Scenario, Solution
 
-# the cvxpy path's tolerances (planner.optimize.gp): the tests hold the GP to the 1-D solver
-# at 1e-6 in cost
-_TOL = 1e-10
+# Clarabel's default feasibility and gap tolerances: on every configuration of the examples
+# (975 solves) the cost agrees with the 1-D solver to 2.3e-8 and N to 7e-5 (the tests ask
+# 1e-6 and 1e-3) in 19 iterations on average; 1e-10 takes 34 and ends 'AlmostSolved' on a
+# fifth of them
+_TOL = 1e-8
 _ACTIVE = 1e-5  # a constraint with a smaller fractional slack is reported active
+_INFEASIBLE = ("PrimalInfeasible", "AlmostPrimalInfeasible")
 _BELOW_E = "target loss at or below the law's irreducible loss"
 
 
@@ -71,19 +76,40 @@ class _Cones:
         self.linear.append((total, r))  # Σ u ≤ r (r ≤ 0: no point satisfies it)
 
     def matrices(self):
+        """``A`` (compressed sparse columns) and ``b``."""
+        rows = self.linear + self.expo
+        entries = sorted((j, i, val) for i, (row, _) in enumerate(rows)
+                         for j, val in row.items() if val)
+        cols = np.fromiter((e[0] for e in entries), dtype=np.int64, count=len(entries))
+        indptr = np.zeros(self.n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(cols, minlength=self.n), out=indptr[1:])
+        A = _Csc(np.array([e[2] for e in entries], dtype=float),
+                 np.array([e[1] for e in entries], dtype=np.int64), indptr, (len(rows), self.n))
+        return A, np.array([bi for _, bi in rows])
+
+
+class _Csc(NamedTuple):
+    """A matrix in compressed sparse columns, in the attributes Clarabel's Python interface
+    reads (``data``, ``indices``, ``indptr``, ``shape``: Clarabel.rs, src/python/
+    cscmatrix_py.rs; ``has_canonical_format``: sorted rows, no duplicates).  Passing it instead
+    of a ``scipy.sparse.csc_matrix`` spares the GP scipy's import (~0.3 s, a fifth of a
+    ``planner optimize --solver gp`` run); ``_clarabel`` converts where Clarabel refuses it."""
+
+    data: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
+    shape: tuple[int, int]
+    has_canonical_format: bool = True
+
+    def to_scipy(self):
         import scipy.sparse as sp
 
-        rows = self.linear + self.expo
-        r, c, v = [], [], []
-        for i, (row, _) in enumerate(rows):
-            for j, val in row.items():
-                if val:
-                    r.append(i)
-                    c.append(j)
-                    v.append(val)
-        A = sp.csc_matrix((v, (r, c)), shape=(len(rows), self.n))
-        b = np.array([bi for _, bi in rows])
-        return A, b
+        return sp.csc_matrix((self.data, self.indices, self.indptr), shape=self.shape)
+
+
+def _empty(n: int) -> _Csc:
+    return _Csc(np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(n + 1, dtype=np.int64),
+                (n, n))
 
 
 def _log_terms(terms, n0: float, d0: float, divisor: float, shift=None
@@ -142,23 +168,48 @@ def cone_program(sc: Scenario, keep: frozenset | None = None):
     return A, b, c, kinds, (n0, d0)
 
 
-def _clarabel(A, b, c, kinds):
+def _clarabel(A: _Csc, b, c, kinds):
+    """Clarabel's solution of ``min c·z`` subject to ``A·z + s = b``, ``s`` in ``kinds``."""
     import clarabel
-    import scipy.sparse as sp
 
     settings = clarabel.DefaultSettings()
     settings.verbose = False
-    settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = _TOL
-    n = A.shape[1]
-    return clarabel.DefaultSolver(sp.csc_matrix((n, n)), c, A, b, kinds, settings).solve()
+    settings.tol_feas = settings.tol_gap_abs = settings.tol_gap_rel = _TOL
+    P = _empty(A.shape[1])
+    try:
+        solver = clarabel.DefaultSolver(P, c, A, b, kinds, settings)
+    except (AttributeError, TypeError):  # a Clarabel that takes scipy matrices only
+        solver = clarabel.DefaultSolver(P.to_scipy(), c, A.to_scipy(), b, kinds, settings)
+    return solver.solve()
 
 
 def solve_gp(sc: Scenario, *, retry_binding: bool = True) -> Solution:
     """Solve one scenario's GP with Clarabel.  ``retry_binding=False`` leaves an infeasible
     scenario's binding constraints unnamed (naming them takes a solve per constraint or two;
     ``name_binding`` does it on demand)."""
-    sol = _solve(sc, None)
+    sol = _memo(_solve_memo, sc, lambda: _solve(sc, None))
     return name_binding(sc, sol) if retry_binding else sol
+
+
+def _memo(cached, sc: Scenario, compute):
+    """``cached(sc)`` (an LRU cache: a scenario is a frozen, hashable value, so the choice
+    analyses that re-read the candidates' optima or binding constraints solve nothing
+    again), or ``compute()`` for a scenario that cannot be hashed."""
+    try:
+        hash(sc)
+    except TypeError:
+        return compute()
+    return cached(sc)
+
+
+@functools.lru_cache(maxsize=4096)
+def _solve_memo(sc: Scenario) -> Solution:
+    return _solve(sc, None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _binding_memo(sc: Scenario) -> tuple[str, ...]:
+    return _binding(sc)
 
 
 def _solve(sc: Scenario, keep: frozenset | None) -> Solution:
@@ -168,22 +219,23 @@ def _solve(sc: Scenario, keep: frozenset | None) -> Solution:
     if float(sc.loss.limit) <= float(sc.loss.E):
         return Solution(np.nan, np.nan, np.nan, "infeasible", "gp", message=_BELOW_E)
     A, b, c, kinds, (n0, d0) = cone_program(sc, keep)
+    if keep is not None:  # a sub-problem of name_binding: its verdict only
+        return _verdict(A, b, kinds)
     sol = _clarabel(A, b, c, kinds)
     status = str(sol.status)
-    if status in ("PrimalInfeasible", "AlmostPrimalInfeasible"):
+    if status not in ("Solved", "AlmostSolved", *_INFEASIBLE):
+        # no verdict (Clarabel can stall on an infeasible problem whose objective grows
+        # without bound as the constraints are approached): ask the feasibility problem
+        status = _verdict(A, b, kinds).diagnostics["clarabel_status"]
+        if status not in _INFEASIBLE:  # feasible, and the cvxpy path finds the optimum
+            from planner.optimize import gp
+
+            out = gp.solve_gp(sc, retry_binding=False)
+            return replace(out, diagnostics={**out.diagnostics, "clarabel_status": status})
+    if status in _INFEASIBLE:
         return Solution(np.nan, np.nan, np.nan, "infeasible", "gp",
                         message="constraints cannot all hold",
                         diagnostics={"clarabel_status": status})
-    if status not in ("Solved", "AlmostSolved"):
-        if keep is not None:  # a sub-solve of name_binding: no verdict
-            return Solution(np.nan, np.nan, np.nan, "failed", "gp", message=status)
-        # no verdict (numerical trouble, iteration limit): the cvxpy path decides (and if
-        # Clarabel fails there too, names the 1-D solver's proof of infeasibility)
-        from planner.optimize import gp
-
-        out = gp.solve_gp(sc, retry_binding=False)
-        return Solution(out.params, out.tokens, out.objective, out.status, "gp", out.message,
-                        out.active, out.binding, {**out.diagnostics, "clarabel_status": status})
     params = math.exp(sol.x[0]) * n0
     tokens = math.exp(sol.x[1]) * d0
     active = tuple(con.name for con in sc.constraints
@@ -193,6 +245,17 @@ def _solve(sc: Scenario, keep: frozenset | None) -> Solution:
                     solver="gp", message="" if status == "Solved" else "optimal_inaccurate",
                     active=active, diagnostics={"clarabel_status": status,
                                                 "iterations": int(sol.iterations)})
+
+
+def _verdict(A, b, kinds) -> Solution:
+    """Whether ``A·z + s = b``, ``s`` in the cones, has a solution: the cone program without
+    an objective (Clarabel then returns a point or a certificate of infeasibility)."""
+    sol = _clarabel(A, b, np.zeros(A.shape[1]), kinds)
+    status = str(sol.status)
+    verdict = ("infeasible" if status in _INFEASIBLE
+               else "optimal" if status in ("Solved", "AlmostSolved") else "failed")
+    return Solution(np.nan, np.nan, np.nan, verdict, "gp", diagnostics={
+        "clarabel_status": status})
 
 
 def name_binding(sc: Scenario, sol: Solution) -> Solution:
@@ -205,6 +268,11 @@ def name_binding(sc: Scenario, sol: Solution) -> Solution:
 
 
 def binding(sc: Scenario) -> tuple[str, ...]:
+    """An infeasible scenario's binding constraints (``_binding``, remembered per scenario)."""
+    return _memo(_binding_memo, sc, lambda: _binding(sc))
+
+
+def _binding(sc: Scenario) -> tuple[str, ...]:
     """An infeasible scenario's binding constraints: those infeasible on their own with the
     loss target, else those whose removal makes it feasible, else all of them (the rule of
     ``planner.optimize.gp``).  Each test is one solve without the other constraints; one that

@@ -61,13 +61,25 @@ def _active(sc: Scenario, n: float, d: float, tol: float = 1e-6) -> tuple[str, .
     return tuple(c.name for c in sc.constraints if abs(float(c.slack(n, d))) < tol)
 
 
-def _gp_candidates(scenarios) -> list[Solution]:
-    """The GP of every candidate.  Infeasible candidates' binding constraints (a solve per
-    constraint or two each) are named only when no candidate is feasible; otherwise the
-    cheapest feasible candidate is the answer and they are not reported."""
-    from planner.optimize.gp_conic import name_binding, solve_gp
+def solve_each(scenarios, solver: str = "iso_loss") -> list[Solution]:
+    """``solve`` of each scenario, except that infeasible GP solves leave their binding
+    constraints unnamed (``planner.optimize.gp_conic.name_binding`` names them: a solve per
+    constraint or two each), for callers that want the optima only."""
+    scenarios = list(scenarios)
+    if solver == "gp" and all(sc.posynomial for sc in scenarios):
+        from planner.optimize.gp_conic import solve_gp
 
-    sols = [solve_gp(sc, retry_binding=False) for sc in scenarios]
+        return [solve_gp(sc, retry_binding=False) for sc in scenarios]
+    return [solve(sc, solver) for sc in scenarios]
+
+
+def _gp_candidates(scenarios) -> list[Solution]:
+    """The GP of every candidate.  Infeasible candidates' binding constraints are named only
+    when no candidate is feasible; otherwise the cheapest feasible candidate is the answer and
+    they are not reported."""
+    from planner.optimize.gp_conic import name_binding
+
+    sols = solve_each(scenarios, "gp")
     if any(s.status == "optimal" for s in sols):
         return sols
     return [name_binding(sc, s) for sc, s in zip(scenarios, sols)]
