@@ -10,9 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.laws import ALL_PRESETS, ChinchillaLaw, KaplanLaw
-from planner.optimize import optimize_batch
+from planner.optimize import gp, gp_conic, optimize_batch
 from planner.optimize.build import flops_items
-from planner.optimize import gp, gp_conic
 from planner.optimize.iso_loss import solve_iso_loss
 from planner.optimize.scenario import Scenario
 from planner.terms import Constraint, CostItem

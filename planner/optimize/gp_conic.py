@@ -188,6 +188,7 @@ def solve_gp(sc: Scenario, *, retry_binding: bool = True) -> Solution:
     scenario's binding constraints unnamed (naming them takes a solve per constraint or two;
     ``name_binding`` does it on demand)."""
     sol = _memo(_solve_memo, sc, lambda: _solve(sc, None))
+    sol = replace(sol, diagnostics=dict(sol.diagnostics))  # the remembered one stays as it was
     return name_binding(sc, sol) if retry_binding else sol
 
 
@@ -202,12 +203,12 @@ def _memo(cached, sc: Scenario, compute):
     return cached(sc)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)  # the largest example has 600 configurations
 def _solve_memo(sc: Scenario) -> Solution:
     return _solve(sc, None)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)
 def _binding_memo(sc: Scenario) -> tuple[str, ...]:
     return _binding(sc)
 
