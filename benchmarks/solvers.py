@@ -114,15 +114,13 @@ def previous_iso_loss():
         iso_loss.solve_iso_loss, iso_loss._Curve = saved
 
 
-# the previous `--solver gp` path, applied in this process or in a CLI subprocess: every
+# the previous `--solver gp` path in a CLI subprocess (``previous_gp`` in this process): every
 # candidate through the cvxpy log-form GP, binding constraints named for each infeasible one
-PREVIOUS_GP = """
+PREVIOUS_CLI = """
+import sys
 from planner.optimize import gp, gp_conic
 gp_conic.solve_gp = lambda sc, retry_binding=True: gp.solve_gp(sc)
 gp_conic.name_binding = lambda sc, sol: sol
-"""
-PREVIOUS_CLI = PREVIOUS_GP + """
-import sys
 from planner.cli.app import run_cli
 sys.exit(run_cli(sys.argv[1:]))
 """
@@ -130,11 +128,12 @@ sys.exit(run_cli(sys.argv[1:]))
 
 @contextlib.contextmanager
 def previous_gp():
-    """Route ``--solver gp`` to the previous path (``PREVIOUS_GP``) in this process."""
-    from planner.optimize import gp_conic
+    """Route ``--solver gp`` to the previous path (as ``PREVIOUS_CLI`` does) in this process."""
+    from planner.optimize import gp, gp_conic
 
     saved = gp_conic.solve_gp, gp_conic.name_binding
-    exec(PREVIOUS_GP, {})
+    gp_conic.solve_gp = lambda sc, retry_binding=True: gp.solve_gp(sc)
+    gp_conic.name_binding = lambda sc, sol: sol
     try:
         yield
     finally:
