@@ -13,9 +13,10 @@ is a linear objective over exponential, non-negative cones: Clarabel's problem f
 and Chen 2024, "Clarabel: an interior-point solver for conic programs with quadratic
 objectives", arXiv 2405.12762).
 
-Writing the cone program here instead of through cvxpy skips cvxpy's import (~1.2 s) and its
-per-solve canonicalisation (~8 ms a solve); Clarabel's own solve is ~3 ms for a chat-assistant
-configuration.  N, D and the objective are scaled as in ``planner.optimize.gp`` (the compute-
+Writing the cone program here instead of through cvxpy skips cvxpy's import (1.0-1.4 s) and,
+even with one DPP-parametrised problem per structure, its per-solve parameter mapping and result
+unpacking (~8 ms a solve); here a chat-assistant configuration's cone program takes ~0.4 ms to
+build and Clarabel ~1.3 ms to solve (``benchmarks/solvers.py``, row h).  N, D and the objective are scaled as in ``planner.optimize.gp`` (the compute-
 optimal point, the objective there), so the cone program is O(1).  ``planner.optimize.gp``
 (the same program written in logs for cvxpy) is kept as the test oracle and as the fall-back
 when Clarabel stops without a verdict here.  clarabel is imported lazily.
