@@ -242,3 +242,17 @@ def test_gp_matches_the_oracle_on_a_roofline_dollar_objective():
     assert multi
     for cand in multi[:3]:
         assert_agree(replace(cand.scenario))
+
+
+def test_the_check_of_a_gp_plan_is_the_stacked_1d_solve():
+    """``--solver gp --check``: the second solve is the 1-D solver's one stacked batch (the
+    same answer as the default solve, bit for bit), and agrees with the GP to 1e-6."""
+    problem = prepare(load_budget(EXAMPLES / "chat-assistant.yaml"))
+    other, k = solve_candidates(problem, "gp", check=True)
+    ref, kr = solve_candidates(problem, "iso_loss")
+    assert other.solver == "iso_loss" and k == kr
+    assert (other.params, other.tokens, other.objective) == (ref.params, ref.tokens,
+                                                             ref.objective)
+    plan = optimize(EXAMPLES / "chat-assistant.yaml", solver="gp", check=True)
+    cross = plan.diagnostics["cross_check"]
+    assert cross["solver"] == "iso_loss" and cross["objective_rel_diff"] < 1e-6

@@ -95,8 +95,11 @@ def solve_candidates(problem, solver: str = "iso_loss", check: bool = False
     one = check_solve if check else solve
     if len(cands) == 1:
         return one(cands[0].scenario, solver), 0
+    posynomial = problem.posynomial
+    # the solver that runs: --check on a posynomial problem runs the other one
+    runs = ("gp" if solver == "iso_loss" else "iso_loss") if check and posynomial else solver
     stacked = None
-    if solver == "iso_loss" and not check and problem.posynomial:
+    if runs == "iso_loss" and posynomial:
         try:
             stacked = problem.stackable
         except ValueError:  # structures differ (drafts sized both ways): a batch per structure
@@ -116,7 +119,7 @@ def solve_candidates(problem, solver: str = "iso_loss", check: bool = False
         return Solution(n, d, float(batch.objective[k]), "optimal", "iso_loss",
                         active=_active(cands[k].scenario, n, d),
                         diagnostics={**batch.diagnostics, "candidates": len(cands)}), k
-    if problem.posynomial and (solver == "gp") != check:  # the loop runs the GP
+    if runs == "gp" and posynomial:
         sols = _gp_candidates([c.scenario for c in cands])
     else:
         sols = [one(c.scenario, solver) for c in cands]
