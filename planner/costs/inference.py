@@ -28,7 +28,7 @@ from typing import Optional
 from planner.costs.communication import Interconnect
 from planner.costs.shape import SHAPE_EXP, Shape
 from planner.costs.speculative import expected_tokens
-from planner.terms import CostItem, Posynomial, Term, merge_like_terms
+from planner.terms import CostItem, Posynomial, Term, merge_like_terms, scale_terms
 
 
 @dataclass(frozen=True)
@@ -66,11 +66,10 @@ class Draft:
 
 
 def _add(*posys: Posynomial) -> Posynomial:
-    return tuple(t for p in posys for t in p)
+    return tuple([t for p in posys for t in p])
 
 
-def _scale(p: Posynomial, k: float) -> Posynomial:
-    return tuple(t.scaled(k) for t in p)
+_scale = scale_terms
 
 
 NO_LINK = Interconnect(1, 1.0, 0.0)
@@ -128,19 +127,21 @@ class Roofline:
 
     def step_alternatives(self) -> tuple[Posynomial, ...]:
         """Plain target step (no speculation), GPU-equivalent seconds: compute or memory."""
-        return (self.compute(),) + ((self.memory(),) if self.memory() else ())
+        memory = self.memory()
+        return (self.compute(),) + ((memory,) if memory else ())
 
     def iteration_alternatives(self) -> tuple[Posynomial, ...]:
         """One speculative iteration (target + γ draft steps), as a max over the four
         compute/memory combinations; plain decoding when γ = 0 (draft terms are zero)."""
         g = self.draft.gamma
+        memory, draft_memory = self.memory(), self.draft_memory()
         target = [_scale(self.compute(), g + 1)]
-        if self.memory():
-            target.append(self.memory())
+        if memory:
+            target.append(memory)
         drafts = [_scale(self.draft_compute(), g)]
-        if self.draft_memory():
-            drafts.append(_scale(self.draft_memory(), g))
-        return tuple(_add(t, d) for t in target for d in drafts)
+        if draft_memory:
+            drafts.append(_scale(draft_memory, g))
+        return tuple([t + d for t in target for d in drafts])
 
     def ridge_batch(self, params: float) -> float:
         """The batch where one target decode step turns compute-bound at N = ``params``,
@@ -185,10 +186,11 @@ def lifetime_items(roof: Roofline, requests: float, prompt_tokens: float,
     per_iter = requests * output_tokens / (roof.batch * d.tokens_per_pass)
     prefill = tuple(_scale(p, requests) for p in
                     prefill_alternatives(rates, roof.shape, prompt_tokens, roof.weight_bits))
+    memory, draft_memory = roof.memory(), roof.draft_memory()
     target = [_scale(roof.compute(), d.gamma + 1)]
-    if roof.memory():
-        target.append(roof.memory())
-    drafts = [roof.draft_compute()] + ([roof.draft_memory()] if roof.draft_memory() else [])
+    if memory:
+        target.append(memory)
+    drafts = [roof.draft_compute()] + ([draft_memory] if draft_memory else [])
     overhead = 0.0 if rates.simple else rates.overhead_s
     draft_overhead = 0.0 if rates.simple else d.overhead_s
     comm_decode = roof.link.step_seconds(roof.shape, roof.batch * (d.gamma + 1))
@@ -242,9 +244,10 @@ def loaded_time_per_output_token(roof: Roofline, prompt_tokens: float, output_to
         return tpot
     ttft = time_to_first_token(roof, prompt_tokens, gpus_per_replica)
     k = roof.batch / output_tokens
+    interleaved = [_scale(p, k) for p in ttft.alternatives]
     return CostItem("time_per_output_token",
-                    tuple(merge_like_terms(a + _scale(p, k)) for a in tpot.alternatives
-                          for p in ttft.alternatives),
+                    tuple([merge_like_terms(a + p) for a in tpot.alternatives
+                           for p in interleaved]),
                     "seconds")
 
 
