@@ -23,7 +23,8 @@ causal attention ``2·n_layer·d_model·T_in²``.  Every piece is a monomial in 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from functools import cached_property
+from typing import Callable, Optional
 
 from planner.costs.communication import Interconnect
 from planner.costs.shape import SHAPE_EXP, Shape
@@ -105,6 +106,12 @@ class Roofline:
         return (Term(s.weight_read_fraction * self.weight_bits / 8.0 / r.bandwidth, 1, 0),
                 Term(b * s.kv_elems_coef * self.kv_bits / 8.0 * self.context / r.bandwidth,
                      SHAPE_EXP, 0))
+
+    @cached_property
+    def _built(self) -> dict:
+        """Items already built from this roofline, by function and arguments: the cost model
+        asks for TPOT and TTFT alone and again inside loaded TPOT (``_once``)."""
+        return {}
 
     def _draft_shape(self) -> Shape:
         return self.draft_shape or self.shape
@@ -207,9 +214,27 @@ def lifetime_items(roof: Roofline, requests: float, prompt_tokens: float,
     }
 
 
+def _once(roof: Roofline, key: tuple, build: Callable[[], CostItem]) -> CostItem:
+    """``build()``, made once per roofline and ``key`` (the roofline is frozen, the items
+    immutable); an unhashable key (an array argument) builds every time."""
+    built = roof._built
+    try:
+        return built[key]
+    except KeyError:
+        built[key] = item = build()
+        return item
+    except TypeError:
+        return build()
+
+
 def time_per_output_token(roof: Roofline, gpus_per_replica: int) -> CostItem:
     """Seconds per generated token of one sequence on a replica of g GPUs while decoding
     (no prefill interleaved): ``(t_iter/g + all-reduces + overheads)/E(α, γ)``."""
+    return _once(roof, ("tpot", gpus_per_replica),
+                 lambda: _time_per_output_token(roof, gpus_per_replica))
+
+
+def _time_per_output_token(roof: Roofline, gpus_per_replica: int) -> CostItem:
     d, g = roof.draft, gpus_per_replica
     k = 1.0 / (g * d.tokens_per_pass)
     overhead = 0.0 if roof.rates.simple else roof.rates.overhead_s
@@ -225,6 +250,12 @@ def time_per_output_token(roof: Roofline, gpus_per_replica: int) -> CostItem:
 def time_to_first_token(roof: Roofline, prompt_tokens: float, gpus_per_replica: int) -> CostItem:
     """Seconds to the first token of one request alone: the prefill roofline on g GPUs, the
     prefill all-reduces, one step overhead."""
+    return _once(roof, ("ttft", prompt_tokens, gpus_per_replica),
+                 lambda: _time_to_first_token(roof, prompt_tokens, gpus_per_replica))
+
+
+def _time_to_first_token(roof: Roofline, prompt_tokens: float,
+                         gpus_per_replica: int) -> CostItem:
     r = roof.rates
     overhead = Term(0.0 if r.simple else r.overhead_s)
     comm = roof.link.step_seconds(roof.shape, prompt_tokens)
