@@ -187,8 +187,9 @@ def build_cost_model(setup: CostSetup, config: ServingConfig, train_hw: Hardware
     if capacity.provisioned:
         alts = [()]
         for n in SERVE_ITEMS:
-            alts = [merge_like_terms(a + p) for a in alts for p in items[n].alternatives]
-        busy = CostItem("busy", tuple(alts), "gpu_s")
+            alts = [a + p for a in alts for p in items[n].alternatives]
+        # like terms summed once, left to right: the same sums as merging after every item
+        busy = CostItem("busy", tuple(merge_like_terms(a) for a in alts), "gpu_s")
         items["provisioned"] = capacity.provisioned_item(busy)
     latency = {"time_per_output_token_s": loaded_time_per_output_token(
                    roof, demand.prompt_tokens, demand.output_tokens, g),

@@ -52,6 +52,11 @@ def _flat(x, shape):
     return np.broadcast_to(np.asarray(x, dtype=float), shape).reshape(-1)
 
 
+def _pick(a, idx):
+    """Elements ``idx`` of a flat batch array (all of them for None; a 0-d array as is)."""
+    return a if idx is None or a.ndim == 0 else a[idx]
+
+
 def _compact(x, shape):
     """``x`` flattened to the batch, or a 0-d array where it is one value broadcast (no copy
     of a constant per element)."""
@@ -222,16 +227,15 @@ class PosynomialCurve:
         ks = [_compact(k, shape) for k in kn]
         idx = None  # all elements, then those still moving
         for _ in range(NEWTON_MAX):
-            take = (lambda a: a) if idx is None else (lambda a: a if a.ndim == 0 else a[idx])
-            vi = v if idx is None else v[idx]
-            bd = take(B) * np.exp(-take(beta) * vi)
-            g, dg = take(c) + bd, -take(beta) * bd
+            vi = _pick(v, idx)
+            bd = _pick(B, idx) * np.exp(-_pick(beta, idx) * vi)
+            g, dg = _pick(c, idx) + bd, -_pick(beta, idx) * bd
             for t, k in zip(self.extra, ks):
-                val = take(k) * np.exp(t.d_exp * vi)
+                val = _pick(k, idx) * np.exp(t.d_exp * vi)
                 g = g + val
                 dg = dg + t.d_exp * val
             step = np.maximum(np.where(dg < 0, -g / dg, 0.0), 0.0)
-            v_next = np.minimum(vi + step, take(cap))
+            v_next = np.minimum(vi + step, _pick(cap, idx))
             moving = v_next - vi > NEWTON_STEP_TOL  # NaN: nothing to wait for
             if idx is None:
                 v = v_next

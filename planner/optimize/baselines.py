@@ -84,35 +84,70 @@ def same_options_baseline(problem: Problem, like: Candidate | None = None
     cands = problem.candidates
     if len(cands) < 2 or cands[0].config is None:
         return None
+    same_hw = list(range(len(cands)))
     if like is not None:
-        same_hw = [c for c in cands if (c.train_hardware, c.serve_hardware)
+        same_hw = [k for k, c in enumerate(cands) if (c.train_hardware, c.serve_hardware)
                    == (like.train_hardware, like.serve_hardware)]
         if len(same_hw) < 2:
             return None
-        index = {id(c): k for k, c in enumerate(cands)}
-        best = _same_options(same_hw)
-        return None if best is None else (best[0], best[1], index[id(same_hw[best[2]])])
-    return _same_options(cands)
-
-
-def _same_options(cands) -> tuple[float, float, int] | None:
-    train_only = [replace(c.scenario, objective=flops_items(0.0)[:1], constraints=())
-                  for c in cands]
-    points = []
-    try:  # one stacked 1-D solve when the candidates share a structure
-        from planner.optimize.iso_loss import solve_iso_loss
-        from planner.optimize.scenario import stack_scenarios
-
-        sol = solve_iso_loss(stack_scenarios(train_only))
-        points = list(zip(np.atleast_1d(sol.params), np.atleast_1d(sol.tokens)))
+    try:  # every candidate at once when they share a structure (the usual case)
+        n, d, cost = same_options_points(problem.stackable, cands, 1)
     except ValueError:  # structures differ, or a law that is not a posynomial
-        points = [chinchilla_point(sc) for sc in train_only]
+        return _same_options_one_by_one(cands, same_hw)
+    return cheapest_same_options(same_hw, n[:, 0], d[:, 0], cost[:, 0])
+
+
+def same_options_points(stacked, cands, points: int):
+    """For ``stacked``, the batch scenario of every candidate at ``points`` points
+    (candidate-major: entry ``k·points + j``; each candidate's own scenario holds its
+    ``points`` entries), each candidate's compute-optimal (N, D) at its own loss constraint and
+    its objective there (inf where its constraints fail): arrays (candidates, points).  The
+    compute-optimal point depends only on the loss constraint (the target and the weight bits'
+    penalty), so it is solved once per weight-bit width."""
+    from planner.optimize.iso_loss import solve_iso_loss
+    from planner.optimize.scenario import stack_scenarios
+
+    k = len(cands)
+    bits = [c.config.weight_bits if c.config is not None else 16 for c in cands]
+    first = {b: bits.index(b) for b in dict.fromkeys(bits)}  # one candidate per width
+    rows = {b: r for r, b in enumerate(first)}
+
+    reps = [replace(cands[j].scenario, objective=flops_items(0.0)[:1], constraints=())
+            for j in first.values()]
+    sol = solve_iso_loss(stack_scenarios(reps))
+    pick = np.array([rows[b] for b in bits])
+    n = np.asarray(sol.params, dtype=float).reshape(len(reps), points)[pick].reshape(-1)
+    d = np.asarray(sol.tokens, dtype=float).reshape(len(reps), points)[pick].reshape(-1)
+    finite = np.isfinite(n) & np.isfinite(d)
+    safe_n, safe_d = np.where(finite, n, 1.0), np.where(finite, d, 1.0)
+    ok = finite.copy()
+    for c in stacked.constraints:
+        ok &= np.asarray(c.slack(safe_n, safe_d), dtype=float) >= -1e-9
+    cost = np.where(ok, np.asarray(stacked.objective_value(safe_n, safe_d), dtype=float),
+                    np.inf)
+    return n.reshape(k, points), d.reshape(k, points), cost.reshape(k, points)
+
+
+def cheapest_same_options(which, n, d, cost) -> tuple[float, float, int] | None:
+    """Among candidates ``which``, the cheapest feasible same-options point ``(N, D, k)``
+    (ties: the earlier candidate); None when none is feasible."""
+    costs = np.asarray(cost)[which]
+    j = int(np.argmin(costs))
+    if not np.isfinite(costs[j]):
+        return None
+    k = which[j]
+    return float(n[k]), float(d[k]), k
+
+
+def _same_options_one_by_one(cands, which) -> tuple[float, float, int] | None:
+    """``same_options_baseline`` for candidates of different structures: one solve and one
+    costing per candidate."""
     best = None
-    for k, (c, (n, d)) in enumerate(zip(cands, points)):
-        n, d = float(n), float(d)
+    for k in which:
+        sc = cands[k].scenario
+        n, d = chinchilla_point(replace(sc, objective=flops_items(0.0)[:1], constraints=()))
         if not (np.isfinite(n) and np.isfinite(d)):
             continue
-        sc = c.scenario
         if any(float(con.slack(n, d)) < -1e-9 for con in sc.constraints):
             continue
         cost = float(sc.objective_value(n, d))

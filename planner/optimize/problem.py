@@ -4,6 +4,7 @@ Scenario per discrete configuration (weight bits × draft length × GPUs per rep
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from planner.budget import Budget
 from planner.laws import Law
@@ -40,9 +41,10 @@ class Problem:
                              "use optimize() or Problem.candidates")
         return self.candidates[0].scenario
 
-    @property
+    @cached_property
     def stackable(self) -> Scenario:
-        """All candidates stacked into one batch Scenario (same structure)."""
+        """All candidates stacked into one batch Scenario (same structure; ``ValueError``
+        otherwise), built once per problem (the solve and the baselines both read it)."""
         return stack_scenarios(c.scenario for c in self.candidates)
 
     def with_law(self, law: Law) -> "Problem":

@@ -17,12 +17,12 @@ and ``optimize_many`` plans it one at a time.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from typing import Optional, Sequence
 
 import numpy as np
 
 from planner.errors import PlannerError
+from planner.optimize.baselines import cheapest_same_options, same_options_points
 from planner.optimize.build import Candidate, CandidateBuilder, resolve_law, target_loss
 from planner.optimize.problem import Problem
 
@@ -65,53 +65,6 @@ class LazyCandidate:
 
     def label(self) -> str:
         return Candidate.label(self)  # type: ignore[arg-type]
-
-
-def _same_options(stacked, cands: Sequence[Candidate], k: int, p: int):
-    """Per point, the same-options baseline of each candidate (as
-    ``baselines.same_options_baseline``, vectorised): the compute-optimal (N, D) that reaches
-    the target as each configuration serves, its objective (inf where its constraints fail);
-    arrays of shape (configurations, points).  The compute-optimal point depends only on the
-    loss constraint (the target and the weight bits' penalty), so it is solved once per
-    weight-bit width and shared by that width's configurations."""
-    from planner.optimize.build import flops_items
-    from planner.optimize.iso_loss import solve_iso_loss
-    from planner.optimize.scenario import stack_scenarios
-
-    bits = [c.config.weight_bits for c in cands]
-    first = {b: bits.index(b) for b in dict.fromkeys(bits)}  # one configuration per width
-    reps = [replace(cands[j].scenario, objective=flops_items(0.0)[:1], constraints=())
-            for j in first.values()]
-    sol = solve_iso_loss(stack_scenarios(reps))
-    rows = {b: r for r, b in enumerate(first)}
-    pick = np.array([rows[b] for b in bits])
-    n = np.asarray(sol.params, dtype=float).reshape(len(reps), p)[pick].reshape(-1)
-    d = np.asarray(sol.tokens, dtype=float).reshape(len(reps), p)[pick].reshape(-1)
-    finite = np.isfinite(n) & np.isfinite(d)
-    safe_n, safe_d = np.where(finite, n, 1.0), np.where(finite, d, 1.0)
-    ok = finite.copy()
-    for c in stacked.constraints:
-        ok &= np.asarray(c.slack(safe_n, safe_d), dtype=float) >= -1e-9
-    cost = np.where(ok, np.asarray(stacked.objective_value(safe_n, safe_d), dtype=float),
-                    np.inf)
-    return n.reshape(k, p), d.reshape(k, p), cost.reshape(k, p)
-
-
-def _same_for_point(cands: Sequence[Candidate], chosen: int, n, d, cost):
-    """The same-options baseline ``(N, D, candidate)`` of one point (None as
-    ``same_options_baseline`` returns it: fewer than two configurations on the plan's
-    hardware, or none feasible)."""
-    like = cands[chosen]
-    same_hw = [j for j, c in enumerate(cands) if (c.train_hardware, c.serve_hardware)
-               == (like.train_hardware, like.serve_hardware)]
-    if len(same_hw) < 2:
-        return None
-    costs = cost[same_hw]
-    j = int(np.argmin(costs))  # ties: the earlier configuration, as the one-point search
-    if not np.isfinite(costs[j]):
-        return None
-    k = same_hw[j]
-    return float(n[k]), float(d[k]), k
 
 
 def plan_stacked(budgets: Sequence, progress=None, jobs: Optional[int] = None) -> list:
@@ -208,7 +161,7 @@ def _plan_chunk(budgets: list, law, losses: list, plan_result) -> list:
     obj = np.where(status == "optimal", np.asarray(sol.objective, float).reshape(k, p), np.inf)
     params = np.asarray(sol.params, float).reshape(k, p)
     tokens = np.asarray(sol.tokens, float).reshape(k, p)
-    same_n, same_d, same_cost = _same_options(stacked, cands, k, p)
+    same_n, same_d, same_cost = same_options_points(stacked, cands, p)
     metas = [builder.meta(j) for j in range(k)]
     method = sol.diagnostics.get("method", "bisection")
     out: list = []
@@ -232,8 +185,10 @@ def _plan_chunk(budgets: list, law, losses: list, plan_result) -> list:
             diag["candidates"] = k
         solution = Solution(n, d, float(obj[b, j]), "optimal", "iso_loss", active=active,
                             diagnostics=diag)
-        same = (_same_for_point(lazy, b, same_n[:, j], same_d[:, j], same_cost[:, j])
-                if k > 1 else None)
+        same_hw = [q for q, c in enumerate(lazy) if (c.train_hardware, c.serve_hardware)
+                   == (lazy[b].train_hardware, lazy[b].serve_hardware)]
+        same = (cheapest_same_options(same_hw, same_n[:, j], same_d[:, j], same_cost[:, j])
+                if len(same_hw) > 1 else None)
         res = plan_result(problem, solution, b, optima=(obj[:, j], params[:, j], tokens[:, j]),
                           same_options=same)
         if res.ok and abs(res.plan.objective / float(obj[b, j]) - 1.0) > CHECK_RTOL:
