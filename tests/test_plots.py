@@ -130,3 +130,29 @@ def test_importing_plots_does_not_import_matplotlib():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_one_layout_pass_draws_what_a_full_layout_draw_drew(flops, tmp_path):
+    """``save_figure`` runs the constrained-layout pass alone (no throw-away draw before the
+    real one): the PNG and SVG bytes equal those of the previous path, which drew the whole
+    figure once without rendering to lay it out."""
+    import io
+
+    import matplotlib
+
+    from planner.analysis.sensitivity import sensitivity
+
+    b, p, r, study = flops
+    makers = [lambda: plots.contour_figure(curves.contour_data(study)),
+              lambda: plots.tornado_figure(sensitivity(b))]
+    for k, make in enumerate(makers):
+        (png, svg) = plots.save_figure(make(), tmp_path, f"f{k}", ("png", "svg"))
+        old = make()
+        old.draw_without_rendering()
+        old.set_layout_engine("none")
+        with matplotlib.rc_context({"svg.hashsalt": plots.SVG_SALT, "svg.fonttype": "path"}):
+            for path, kw in ((png, {"format": "png", "dpi": 110}),
+                             (svg, {"format": "svg", "metadata": {"Date": None}})):
+                buf = io.BytesIO()
+                old.savefig(buf, **kw)
+                assert path.read_bytes() == buf.getvalue(), path.name

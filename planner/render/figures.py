@@ -248,8 +248,9 @@ def save_figure(fig, out_dir: str | Path, stem: str,
         raise InputError(f"{out_dir}: cannot create the figures folder: "
                          f"{exc.strerror or exc}") from None
     paths = []
-    if fig.get_layout_engine() is not None:  # lay out once, not once per format
-        fig.draw_without_rendering()
+    engine = fig.get_layout_engine()
+    if engine is not None:  # lay out once, not once per format, and without drawing: the
+        engine.execute(fig)  # layout pass that savefig would run, then no layout at all
         fig.set_layout_engine("none")
     with matplotlib.rc_context({"svg.hashsalt": SVG_SALT, "svg.fonttype": "path"}):
         for fmt in formats:
