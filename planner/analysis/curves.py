@@ -148,7 +148,9 @@ def demand_study(budget, problem=None, result=None, multipliers=None,
     from planner.budget import budget_from_data
 
     budgets, problems = [], []
-    for m, level in zip(multipliers, levels):
+    for j, (m, level) in enumerate(zip(multipliers, levels)):
+        if progress:
+            progress("prepare", j, len(levels))
         if base_total > 0 and m == 1.0:
             budgets.append(budget)
             problems.append(problem)
@@ -160,6 +162,8 @@ def demand_study(budget, problem=None, result=None, multipliers=None,
             problems.append(prepare(b))
         except PlannerError as exc:
             problems.append(exc)
+    if progress:
+        progress("prepare", len(levels), len(levels))
     details: dict = {}
     results = optimize_many(budgets, problems=problems, progress=progress, details=details)
     outcome = details["outcome"]
