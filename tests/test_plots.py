@@ -156,3 +156,31 @@ def test_one_layout_pass_draws_what_a_full_layout_draw_drew(flops, tmp_path):
                 buf = io.BytesIO()
                 old.savefig(buf, **kw)
                 assert path.read_bytes() == buf.getvalue(), path.name
+
+
+def test_demand_study_levels_equal_optimize_of_each_levels_budget():
+    """The study solves every demand level in one stacked call and makes a full PlanResult of
+    the budget's own level only; each level's optimum is ``optimize()`` of a budget with that
+    demand (24 serving configurations: 6 weight bits × 4 GPU counts), to 1e-9, and the
+    budget's own result is optimize()'s (but for the batch's solver diagnostics)."""
+    from planner.budget.edit import budget_data, set_field
+
+    b = load_budget(DOLLAR)
+    study = curves.demand_study(b, prepare(b))
+    assert len(study["problems"][0].candidates) == 24
+    data, _, _ = budget_data(b)
+    assert len(study["optima"]) == len(curves.DEMAND_MULTIPLIERS) == 7
+    for i, (level, opt) in enumerate(zip(study["levels"], study["optima"])):
+        ref = optimize(set_field(data, "inference.tokens", float(level), b))
+        assert ref.ok and opt is not None
+        got = dict(zip(("params", "train_tokens", "objective"), opt))
+        for key, value in got.items():
+            assert abs(value / getattr(ref.plan, key) - 1) < 1e-9, (level, key)
+        if i == study["base_index"]:
+            mine, ref = study["results"][i].to_dict(), optimize(b).to_dict()
+            assert mine.pop("diagnostics")["batched"] and "batched" not in ref.pop("diagnostics")
+            assert mine == ref
+        else:
+            assert study["results"][i] is None  # no PlanResult made for the other levels
+    opt_n = [o[0] for o in study["optima"]]
+    assert opt_n == sorted(opt_n, reverse=True)  # more demand, a smaller model

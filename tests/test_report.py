@@ -156,7 +156,7 @@ def test_report_reports_progress_of_every_stage_to_completion(tmp_path):
     files = report(ROOT / "examples" / "chinchilla-flops.yaml", tmp_path, formats=("png",),
                    progress=lambda stage, done, total: seen.append((stage, done, total)))
     stages = list(dict.fromkeys(s for s, _, _ in seen))
-    assert stages == ["prepare", "solve", "plans", "sensitivity", "figures"]
+    assert stages == ["prepare", "solve", "sensitivity", "figures"]
     for stage in stages:
         counts = [(d, t) for s, d, t in seen if s == stage]
         assert [d for d, _ in counts] == sorted(d for d, _ in counts), stage

@@ -128,10 +128,15 @@ def _split(point) -> tuple[float, float]:
 def demand_study(budget, problem=None, result=None, multipliers=None,
                  progress=None) -> dict[str, Any]:
     """Plans at lifetime inference demand = base × multipliers (or, for a budget without
-    demand, at multiples of the Chinchilla model's training tokens), batched."""
+    demand, at multiples of the Chinchilla model's training tokens), batched.
+
+    Every level is solved in one stacked ``solve_problems`` call; only the budget's own level
+    becomes a full ``PlanResult`` (``results``, exactly ``optimize_many``'s), the other levels
+    keep their optimum ``(N, D, lifetime cost)`` (``optima``: what the figures draw, equal to
+    ``optimize()`` of that level's budget).  Levels the batch cannot decide (infeasible, at the
+    search cap, another solver) go through ``optimize_problem`` one at a time."""
     from planner.budget.edit import budget_data, set_field
     from planner.optimize import chinchilla_point, optimize, prepare
-    from planner.optimize.batch import optimize_many
 
     problem = problem or prepare(budget)
     data, marks, where = budget_data(budget)
@@ -164,20 +169,48 @@ def demand_study(budget, problem=None, result=None, multipliers=None,
             problems.append(exc)
     if progress:
         progress("prepare", len(levels), len(levels))
-    details: dict = {}
-    results = optimize_many(budgets, problems=problems, progress=progress, details=details)
-    outcome = details["outcome"]
     base_index = next((i for i, b in enumerate(budgets) if b is budget), None)
+    outcome, results, optima = _solve_levels(budgets, problems, base_index, progress)
     if result is None:
         result = results[base_index] if base_index is not None else optimize(budget)
     return {"outcome": outcome, "base_index": base_index,
             "multipliers": multipliers, "levels": levels, "reference": reference,
-            "budgets": budgets, "problems": problems, "results": results,
+            "budgets": budgets, "problems": problems, "results": results, "optima": optima,
             "base_total": base_total, "base_problem": problem, "base_result": result}
 
 
-def _ok(res) -> bool:
-    return res is not None and not isinstance(res, Exception) and getattr(res, "ok", True)
+def _solve_levels(budgets, problems, base_index, progress=None):
+    """(BatchOutcome, PlanResult or None per level, (N, D, objective) or None per level)."""
+    from planner.optimize.batch import error_result, solve_problems
+    from planner.optimize.plans import optimize_problem, plan_result, solver_name
+
+    usable = [p if not isinstance(p, Exception) and solver_name(p.budget, None) == "iso_loss"
+              else None for p in problems]
+    outcome = solve_problems(usable, progress)
+    results: list = [None] * len(problems)
+    optima: list = [None] * len(problems)
+    for i, p in enumerate(problems):
+        solved = outcome.solutions[i]
+        if isinstance(p, Exception):
+            results[i] = error_result(budgets[i], p)
+        elif solved is not None and i != base_index:
+            sol, _ = solved
+            optima[i] = (float(sol.params), float(sol.tokens), float(sol.objective))
+            continue
+        elif solved is not None:  # the budget's own plan, as optimize_many makes it
+            results[i] = plan_result(p, *solved, optima=(
+                outcome.candidate_objectives[i], outcome.candidate_params[i],
+                outcome.candidate_tokens[i]))
+        else:
+            try:
+                results[i] = optimize_problem(p, solver_name(p.budget, None),
+                                              uncertainty=False)
+            except PlannerError as exc:
+                results[i] = error_result(budgets[i], exc)
+        r = results[i]
+        if r.ok:
+            optima[i] = (r.plan.params, r.plan.train_tokens, r.plan.objective)
+    return outcome, results, optima
 
 
 # ---- figure data ----------------------------------------------------------------------------
@@ -190,20 +223,19 @@ def cost_vs_params_data(study: dict, show=(0.01, 0.1, 1.0, 10.0, 100.0),
     base = study["base_problem"]
     n_chin = chinchilla_point(base.candidates[0].scenario)[0]
     pick = [i for i, m in enumerate(study["multipliers"]) if any(np.isclose(m, s) for s in show)
-            and _ok(study["results"][i]) and _ok(study["problems"][i])]
-    optima = [study["results"][i].plan.params for i in pick]
+            and study["optima"][i] is not None]
+    optima = [study["optima"][i][0] for i in pick]
     lo = max(min_params(base) * 1.02, min(optima + [n_chin]) / 4.0)
     hi = max(optima + [n_chin]) * 4.0
     grid = np.logspace(np.log10(lo), np.log10(hi), points)
     curves = []
     for i in pick:
-        res = study["results"][i]
+        n, d, objective = study["optima"][i]
         c = curve_costs(study["problems"][i], grid)
         curves.append({"multiplier": float(study["multipliers"][i]),
                        "demand_tokens": float(study["levels"][i]),
                        "objective": c["objective"],
-                       "opt_params": res.plan.params, "opt_objective": res.plan.objective,
-                       "opt_tokens": res.plan.train_tokens})
+                       "opt_params": n, "opt_objective": objective, "opt_tokens": d})
     return {"params": grid, "curves": curves, "chinchilla_params": n_chin,
             "unit": study["base_result"].objective_unit, "reference": study["reference"],
             "base_total": study["base_total"]}
@@ -257,10 +289,10 @@ def contour_data(study: dict, points: int = 160) -> dict[str, Any]:
 
     base = study["base_problem"]
     law = base.law
-    res = [r for r in study["results"] if _ok(r)]
-    path_n = np.array([r.plan.params for r in res])
-    path_d = np.array([r.plan.train_tokens for r in res])
-    levels = np.array([lv for lv, r in zip(study["levels"], study["results"]) if _ok(r)])
+    path = [(opt, lv) for opt, lv in zip(study["optima"], study["levels"]) if opt is not None]
+    path_n = np.array([opt[0] for opt, _ in path])
+    path_d = np.array([opt[1] for opt, _ in path])
+    levels = np.array([lv for _, lv in path])
     n0, d0 = chinchilla_point(base.candidates[0].scenario)
     n_lo, n_hi = min(path_n.min(), n0) / 6.0, max(path_n.max(), n0) * 6.0
     d_lo, d_hi = min(path_d.min(), d0) / 6.0, max(path_d.max(), d0) * 6.0
