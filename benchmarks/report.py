@@ -17,7 +17,8 @@ Baselines measured in the same run: the floor ``python -c "import numpy"`` (star
 interpreter that loads numpy); ratios are printed against it, SVG against PNG, and the other
 checkout against this one.  Last line: one JSON object with every timing.
 
-    python benchmarks/report.py [--repeat 3] [--quick] [--compare-with ../main] [EXAMPLE ...]
+    python benchmarks/report.py [--repeat 3] [--quick | --png-only] [--compare-with ../main]
+                                [EXAMPLE ...]
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("examples", nargs="*", type=Path)
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
     ap.add_argument("--quick", action="store_true", help="one run each, PNG only")
+    ap.add_argument("--png-only", action="store_true", help="skip (b), the SVG and no-figure "
+                    "runs")
     ap.add_argument("--compare-with", type=Path, default=None,
                     help="another planner checkout, timed the same way (ratio: it / this)")
     args = ap.parse_args(argv)
@@ -90,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
     for ex in examples:
         name = ex.stem
         row: dict = {"png": medians(cli(ex, tmp / f"{name}-png", "png"), repeat)}
-        if not args.quick:
+        if not (args.quick or args.png_only):
             row["svg"] = medians(cli(ex, tmp / f"{name}-svg", "svg"), repeat)
             row["none"] = medians(cli(ex, tmp / f"{name}-none", "none"), repeat)
         libs = []

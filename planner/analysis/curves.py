@@ -131,12 +131,14 @@ def demand_study(budget, problem=None, result=None, multipliers=None,
     demand, at multiples of the Chinchilla model's training tokens), batched.
 
     Every level is solved in one stacked ``solve_problems`` call; only the budget's own level
-    becomes a full ``PlanResult`` (``results``, exactly ``optimize_many``'s), the other levels
-    keep their optimum ``(N, D, lifetime cost)`` (``optima``: what the figures draw, equal to
-    ``optimize()`` of that level's budget).  Levels the batch cannot decide (infeasible, at the
-    search cap, another solver) go through ``optimize_problem`` one at a time."""
+    becomes a full ``PlanResult`` (``results``, exactly ``optimize_many``'s; none when
+    ``result`` is given), the other levels keep their optimum ``(N, D, lifetime cost)``
+    (``optima``: what the figures draw, equal to ``optimize()`` of that level's budget).
+    Levels the batch cannot decide (infeasible, at the search cap, another solver) go through
+    ``optimize_problem`` one at a time."""
     from planner.budget.edit import budget_data, set_field
-    from planner.optimize import chinchilla_point, optimize, prepare
+    from planner.optimize import chinchilla_point, prepare
+    from planner.optimize.plans import optimize_problem, solver_name
 
     problem = problem or prepare(budget)
     data, marks, where = budget_data(budget)
@@ -170,17 +172,20 @@ def demand_study(budget, problem=None, result=None, multipliers=None,
     if progress:
         progress("prepare", len(levels), len(levels))
     base_index = next((i for i, b in enumerate(budgets) if b is budget), None)
-    outcome, results, optima = _solve_levels(budgets, problems, base_index, progress)
+    outcome, results, optima = _solve_levels(budgets, problems,
+                                             base_index if result is None else None, progress)
     if result is None:
-        result = results[base_index] if base_index is not None else optimize(budget)
+        result = results[base_index] if base_index is not None else optimize_problem(
+            problem, solver_name(budget, None))
     return {"outcome": outcome, "base_index": base_index,
             "multipliers": multipliers, "levels": levels, "reference": reference,
             "budgets": budgets, "problems": problems, "results": results, "optima": optima,
             "base_total": base_total, "base_problem": problem, "base_result": result}
 
 
-def _solve_levels(budgets, problems, base_index, progress=None):
-    """(BatchOutcome, PlanResult or None per level, (N, D, objective) or None per level)."""
+def _solve_levels(budgets, problems, full_index=None, progress=None):
+    """(BatchOutcome, PlanResult or None per level, (N, D, objective) or None per level): a
+    PlanResult for level ``full_index`` and for the levels the batch leaves undecided."""
     from planner.optimize.batch import error_result, solve_problems
     from planner.optimize.plans import optimize_problem, plan_result, solver_name
 
@@ -193,7 +198,7 @@ def _solve_levels(budgets, problems, base_index, progress=None):
         solved = outcome.solutions[i]
         if isinstance(p, Exception):
             results[i] = error_result(budgets[i], p)
-        elif solved is not None and i != base_index:
+        elif solved is not None and i != full_index:
             sol, _ = solved
             optima[i] = (float(sol.params), float(sol.tokens), float(sol.objective))
             continue
