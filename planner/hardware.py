@@ -19,7 +19,14 @@ import functools
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from planner.errors import InputError
 from planner.yaml_io import format_validation_error, merge_mappings, read_yaml_file
@@ -78,6 +85,13 @@ class Measured(_Strict):
     shapes: list[dict[str, Any]] = Field(default_factory=list)  # one entry per timed case
     clocks_mhz: dict[str, float] = Field(default_factory=dict)  # sampled during the run
     power_watts: dict[str, float] = Field(default_factory=dict)  # sampled during the run
+    # per-phase board power (median NVML power.draw, watts): idle (CUDA context open, no
+    # kernel), decode (the HBM copy/triad: memory-bound), compute (the matmuls); the cost
+    # model prefers these to the profile's figures (HardwareProfile.phase_watts)
+    idle_watts: Optional[Positive] = None
+    decode_watts: Optional[Positive] = None
+    compute_watts: Optional[Positive] = None
+    power_samples: dict[str, int] = Field(default_factory=dict)  # phase -> NVML readings
     seconds: Optional[Annotated[float, Field(ge=0)]] = None  # wall time of the run
 
 
@@ -98,9 +112,9 @@ class HardwareProfile(_Strict):
     hbm_capacity_bytes: Optional[Positive] = None  # what the device really has (driver-reported)
     hbm_capacity_source: str = ""
     tdp_watts: Positive
-    idle_watts: Optional[Positive] = None  # powered, no work; absent: TDP
     decode_watts: Optional[Positive] = None  # memory-bound decode; absent: TDP
-    power_source: str = ""
+    idle_watts: Optional[Positive] = None  # powered, model loaded, no work; absent: decode
+    power_source: str = ""  # where tdp/decode/idle watts come from (paper, table, derivation)
     price_usd_per_hour: Positive
     price_date: str = ""
     price_source: str = ""
@@ -111,6 +125,27 @@ class HardwareProfile(_Strict):
     measured: Optional[Measured] = None
     source: str = ""
     extends: Optional[str] = None
+
+    @field_validator("decode_watts")
+    @classmethod
+    def _decode_within_tdp(cls, v: Optional[float], info: ValidationInfo) -> Optional[float]:
+        tdp = info.data.get("tdp_watts")
+        if v is not None and tdp is not None and v > tdp:
+            raise ValueError(f"{v:g} W is above tdp_watts ({tdp:g} W): memory-bound decode "
+                             "cannot draw more than the board's power limit (lowering "
+                             "tdp_watts? set decode_watts and idle_watts with it)")
+        return v
+
+    @field_validator("idle_watts")
+    @classmethod
+    def _idle_within_decode(cls, v: Optional[float], info: ValidationInfo) -> Optional[float]:
+        decode, tdp = info.data.get("decode_watts"), info.data.get("tdp_watts")
+        if v is not None and decode is not None and v > decode:
+            raise ValueError(f"{v:g} W is above decode_watts ({decode:g} W): an idle GPU "
+                             "cannot draw more than a decoding one")
+        if v is not None and tdp is not None and v > tdp:
+            raise ValueError(f"{v:g} W is above tdp_watts ({tdp:g} W)")
+        return v
 
     # ---- numbers the cost model reads (SI base units) ----------------------------------------
     def peak_flops(self, precision: str) -> float:
@@ -137,13 +172,56 @@ class HardwareProfile(_Strict):
         return self.link_bandwidth_gb_per_s * 1e9 / 2.0
 
     def phase_watts(self, phase: str) -> float:
-        """Power draw of one phase (watts): ``idle``, ``decode`` (memory-bound) or anything
-        else (compute-bound: TDP).  Missing figures fall back to TDP."""
-        if phase == "idle" and self.idle_watts is not None:
-            return float(self.idle_watts)
-        if phase == "decode" and self.decode_watts is not None:
-            return float(self.decode_watts)
-        return float(self.tdp_watts)
+        """Board power of one phase in watts: ``idle`` (provisioned, no work), ``decode``
+        (memory-bound: decode, draft, step overhead, communication) or anything else
+        (compute-bound: training, prefill).
+
+        Precedence, per phase: the ``measured:`` block (``planner bench``), then the profile's
+        field, then the next busier phase: compute = measured ``compute_watts`` or
+        ``tdp_watts``; decode = measured ``decode_watts``, ``decode_watts`` or compute;
+        idle = measured ``idle_watts``, ``idle_watts`` or decode.  Each is capped by the
+        busier phase (idle <= decode <= compute), so the power above idle is never negative."""
+        return self._phase_power(phase)[0]
+
+    def phase_power_basis(self, phase: str) -> str:
+        """Which figure :meth:`phase_watts` used, in words (``power_source`` says where the
+        profile's figures come from)."""
+        return self._phase_power(phase)[1]
+
+    def _phase_power(self, phase: str) -> tuple[float, str]:
+        m = self.measured
+
+        def bench(key: str) -> str:
+            n = m.power_samples.get(key) if m else None
+            return (f"measured by planner bench on {m.device_name or 'this device'}"
+                    f"{' ' + m.date[:10] if m and m.date else ''}"
+                    f"{f', median of {n} NVML readings' if n else ''}")
+
+        if m is not None and m.compute_watts is not None:
+            compute = (float(m.compute_watts), bench("compute"))
+        else:
+            compute = (float(self.tdp_watts), "tdp_watts")
+        if phase not in ("decode", "idle"):
+            return compute
+        if m is not None and m.decode_watts is not None:
+            decode = (float(m.decode_watts), bench("decode"))
+        elif self.decode_watts is not None:
+            decode = (float(self.decode_watts), "decode_watts")
+        else:
+            decode = (compute[0], f"{compute[1]} (no decode figure)")
+        if decode[0] > compute[0]:
+            decode = (compute[0], f"{compute[1]} (decode figure capped at the compute draw)")
+        if phase == "decode":
+            return decode
+        if m is not None and m.idle_watts is not None:
+            idle = (float(m.idle_watts), bench("idle"))
+        elif self.idle_watts is not None:
+            idle = (float(self.idle_watts), "idle_watts")
+        else:
+            idle = (decode[0], f"{decode[1]} (no idle figure)")
+        if idle[0] > decode[0]:
+            idle = (decode[0], f"{decode[1]} (idle figure capped at the decode draw)")
+        return idle
 
     @property
     def hbm_bandwidth(self) -> float:

@@ -21,6 +21,7 @@ PLAN_EXTRA_KEYS = (
     "epochs", "unique_tokens", "effective_tokens", "effective_params",  # repeated data
     "uncertainty",  # law (and mapping) uncertainty
     "training_plan",  # hardware budgets: hyperparameters, batch, parallel split, memory
+    "energy",  # hardware budgets: energy per phase with the watts charged and their source
 )
 
 

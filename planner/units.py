@@ -101,3 +101,13 @@ def format_objective(value: float, unit: str) -> str:
     if unit == "flops":
         return f"{format_sci(value)} FLOPs"
     return f"{format_count(value)} {UNIT_LABELS.get(unit, unit)}"
+
+
+def number_text(x) -> str:
+    """``x`` for a description (``:g``); a sweep's stacked build (``planner.optimize.stacked``)
+    may hold one value per point, written as their range."""
+    import numpy as np
+
+    if np.ndim(x) == 0:
+        return f"{x:g}"
+    return f"{np.min(x):g}…{np.max(x):g}"

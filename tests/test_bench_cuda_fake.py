@@ -244,3 +244,71 @@ def test_matched_profile_for_the_write_precheck(fake_torch):
     assert cuda.matched_profile(0, PROBE) == ("NVIDIA H100 80GB HBM3", "h100-sxm")
     fake_torch(uuid="00000000-0000-0000-0000-000000000001")  # NVML does not list it
     assert cuda.matched_profile(0, PROBE) == ("NVIDIA H100 80GB HBM3", "h100-sxm")  # by name
+
+
+def test_power_is_sampled_per_phase_idle_compute_decode(fake_torch, monkeypatch, tmp_path):
+    """A fake NVML reader whose power follows what the fake GPU runs: 80 W before any kernel,
+    650 W after a matmul, 410 W after a copy or triad.  The sampler reads it synchronously,
+    after every fake kernel and five times in the idle wait (no thread timing involved).  The
+    run's idle, compute and decode phases must come out as those three numbers, and the
+    profile written from them must charge each phase at its own."""
+    import threading
+
+    from planner.bench.calibrate import calibrated_profile_data, write_profile
+    from planner.hardware import load_profile
+
+    torch = fake_torch()
+    state = {"now": "idle"}
+    watts = {"idle": 80.0, "compute": 650.0, "memory": 410.0}
+
+    class SyncSampler(cuda.Sampler):
+        live = None
+
+        def __enter__(self):
+            SyncSampler.live = self
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+    def tag(fn, kind):
+        def wrapped(*a, **kw):
+            state["now"] = kind
+            out = fn(*a, **kw)
+            SyncSampler.live._poll_once()
+            return out
+        return wrapped
+
+    real_sleep = time.sleep
+
+    def sleep(seconds):
+        if threading.current_thread() is not threading.main_thread():
+            return real_sleep(seconds)  # some other thread of the test process
+        for _ in range(5):
+            SyncSampler.live._poll_once()
+
+    monkeypatch.setattr(cuda, "Sampler", SyncSampler)
+    monkeypatch.setattr(cuda.time, "sleep", sleep)
+    monkeypatch.setattr(torch, "matmul", tag(torch.matmul, "compute"))
+    monkeypatch.setattr(torch, "_scaled_mm", tag(torch._scaled_mm, "compute"))
+    monkeypatch.setattr(torch, "add", tag(torch.add, "memory"))
+    monkeypatch.setattr(T, "copy_", tag(T.copy_, "memory"))
+
+    @contextlib.contextmanager
+    def reader(uuid, nvml=None):
+        yield lambda: {"power_watts": watts[state["now"]]}
+
+    monkeypatch.setattr(cuda.nvml_mod, "device_reader", reader)
+    r = cuda.run(0.5, idle_s=0.2, settle_s=0.0, **KW)
+    phases = r.samples["phases"]
+    assert {k: v["power_watts"] for k, v in phases.items()} == {
+        "idle": 80.0, "compute": 650.0, "decode": 410.0}
+    assert phases["idle"]["samples"] == 5
+    assert min(v["samples"] for v in phases.values()) >= 5
+    path = tmp_path / "fake-h100.yaml"
+    write_profile(calibrated_profile_data(r, "h100-sxm", "fake-h100"), path)
+    p = load_profile(str(path))
+    assert (p.measured.idle_watts, p.measured.decode_watts, p.measured.compute_watts) == (
+        80.0, 410.0, 650.0)
+    assert [p.phase_watts(x) for x in ("idle", "decode", "prefill")] == [80.0, 410.0, 650.0]
+    assert p.measured.power_samples == {k: v["samples"] for k, v in phases.items()}

@@ -120,3 +120,22 @@ def test_cli_bench_cuda_end_to_end(tmp_path):
     assert res.exit_code == 0, res.stderr
     p = load_profile(str(path))
     assert p.measured is not None and p.measured.backend == "cuda"
+
+
+@requires_gpu
+def test_power_per_phase_on_a_real_gpu(gpu_result):
+    """Idle, compute and decode power come out separately, each within the board's limit;
+    an idle card draws less than one running matmuls."""
+    from planner.bench.calibrate import measured_block
+
+    r, _ = gpu_result
+    phases = r.samples.get("phases", {})
+    if not phases:
+        pytest.skip("NVML reports no power for this device")
+    assert set(phases) == {"idle", "compute", "decode"}
+    limit = r.environment.get("power_limit_watts") or math.inf
+    for p in phases.values():
+        assert 0 < p["power_watts"] <= 1.1 * limit and p["samples"] >= 1
+    assert phases["idle"]["power_watts"] < phases["compute"]["power_watts"]
+    block = measured_block(r)
+    assert {"idle_watts", "decode_watts", "compute_watts", "power_samples"} <= set(block)

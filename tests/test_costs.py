@@ -172,8 +172,13 @@ def test_costs_are_itemised_and_consistent():
     attention = 6 * n_layer * 4096 * 128 * n_layer  # per token at train.seq_len 4096
     assert c["train_gpu_hours"] == pytest.approx(
         (6 * r.plan.params + attention) * r.plan.train_tokens / (989e12 * 0.4) / 3600)
-    assert c["energy_kwh"] == pytest.approx(
-        c["train_gpu_hours"] * 0.7 * 1.2 + c["inference_gpu_hours"] * 0.4 * 1.2)
+    # energy per phase (kW × PUE 1.2): training and prefill at TDP (H100 0.7, A100 0.4),
+    # memory-bound work at the A100's 0.25 and idle provisioned hours at 0.063 (Splitwise)
+    memory_bound = sum(c[f"{n}_gpu_hours"] for n in ("decode", "draft", "overhead",
+                                                     "communication"))
+    assert c["energy_kwh"] == pytest.approx(1.2 * (
+        c["train_gpu_hours"] * 0.7 + c["prefill_gpu_hours"] * 0.4 + memory_bound * 0.25
+        + c["idle_gpu_hours"] * 0.063))
     assert r.plan.objective == pytest.approx(c["total_usd"])
     assert r.plan.costs["total_usd"] < r.baseline.costs["total_usd"]
 

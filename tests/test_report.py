@@ -67,6 +67,13 @@ def test_report_runs_end_to_end_on_every_example(path, tmp_path, request):
         assert f"figures/{name}.png" in md and f"figures/{name}.png" in html
     if files.review.result.plan.costs:  # hardware budgets name their prices with dates
         assert "/GPU-hour, dated" in md
+        # and their energy by phase, the decode row at the serving card's decode watts
+        e = plan.extra["energy"]
+        dec = e["phases"]["decode"]
+        assert "| phase | hardware | power (W) | power from |" in md
+        assert f"| decode | {dec['hardware']} | {dec['power_watts']:,.0f} | decode_watts |" in md
+        assert f"| total |  |  |  |  |  | {format_count(plan.costs['energy_kwh'])} |" in md
+        assert f"Power figures of {dec['hardware']}: " in md
 
 
 def test_report_is_byte_stable_and_states_its_numbers(tmp_path):

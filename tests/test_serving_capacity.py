@@ -122,7 +122,10 @@ def test_energy_charges_idle_replicas_at_idle_power():
     r = optimize(pinned("1M"))
     c = r.plan.costs
     idle_h = 12 * HOURS - c["busy_gpu_hours"]
-    # h100-sxm: idle 70 W, compute-bound phases at TDP 700 W, PUE 1.2
-    assert c["idle_energy_kwh"] == pytest.approx(idle_h * 0.070 * 1.2, rel=1e-9)
+    # h100-sxm (Splitwise, arXiv 2311.18677): idle 75 W, prefill at TDP 700 W, decode 380 W;
+    # PUE 1.2
+    assert c["idle_energy_kwh"] == pytest.approx(idle_h * 0.075 * 1.2, rel=1e-9)
     assert c["prefill_energy_kwh"] == pytest.approx(c["prefill_gpu_hours"] * 0.700 * 1.2,
                                                     rel=1e-9)
+    assert c["decode_energy_kwh"] == pytest.approx(c["decode_gpu_hours"] * 0.380 * 1.2,
+                                                   rel=1e-9)

@@ -255,8 +255,9 @@ def plan_row(r, point=None) -> dict[str, Any]:
 
 
 def sweep(budget: str | Path | dict, axes: Sequence[Axis], solver: Optional[str] = None,
-          progress: Optional[Progress] = None) -> SweepResult:
-    """Plan every point of the Cartesian product of ``axes`` (module docstring)."""
+          progress: Optional[Progress] = None, jobs: Optional[int] = None) -> SweepResult:
+    """Plan every point of the Cartesian product of ``axes`` (module docstring); ``jobs``
+    processes plan chunks of points (default: one per CPU)."""
     import time
 
     from planner.yaml_io import read_yaml_file
@@ -285,7 +286,7 @@ def sweep(budget: str | Path | dict, axes: Sequence[Axis], solver: Optional[str]
         if progress and (i % 256 == 0 or i == len(points) - 1):
             progress("budgets", i + 1, len(points))
     t1 = time.perf_counter()
-    results = optimize_many(budgets, solver, progress=progress)
+    results = optimize_many(budgets, solver, progress=progress, jobs=jobs)
     out = []
     for inputs, res in zip(points, results):
         if res.ok:

@@ -112,6 +112,25 @@ def _sampled(samples: dict[str, Any]) -> dict[str, Any]:
     if "throttle" in samples:
         out["throttle_reasons"] = list(samples["throttle"])
     out["samples"] = int(samples.get("samples", 0))
+    out.update(phase_power(samples))
+    return out
+
+
+def phase_power(samples: dict[str, Any]) -> dict[str, Any]:
+    """The sampler's per-phase medians as the profile's ``idle_watts``, ``decode_watts`` and
+    ``compute_watts`` (with ``power_samples``: readings behind each), for the phases the run
+    sampled power in (none on the CPU backend, which reads no power)."""
+    phases = samples.get("phases") or {}
+    out: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    for phase in ("idle", "decode", "compute"):
+        p = phases.get(phase)
+        if isinstance(p, dict) and isinstance(p.get("power_watts"), (int, float)) \
+                and p["power_watts"] > 0:
+            out[f"{phase}_watts"] = _sig(float(p["power_watts"]), 4)
+            counts[phase] = int(p.get("samples", 0))
+    if counts:
+        out["power_samples"] = counts
     return out
 
 

@@ -13,7 +13,11 @@ here, never at module import.  The method (see :mod:`planner.bench`):
 * bandwidth: ``dst.copy_(src)`` (2 bytes moved per array byte) and the STREAM triad
   ``torch.add(b, c, alpha=s, out=a)`` (3 bytes per array byte) on 1 GiB arrays;
 * NVML sampled every 100 ms on a background thread (clocks, power, temperature, slowdown
-  reasons), the device matched by UUID since NVML ignores ``CUDA_VISIBLE_DEVICES``;
+  reasons), the device matched by UUID since NVML ignores ``CUDA_VISIBLE_DEVICES``; the
+  readings are split by phase: ``idle`` (``idle_s`` seconds with the CUDA context open and no
+  kernel running, before any work: what a provisioned replica waiting for requests draws),
+  ``compute`` (the matmuls: prefill and training) and ``decode`` (the copy and triad: memory
+  bound like token generation), each phase's median power written to the profile;
 * iteration counts sized so that the whole run fits ``seconds``.
 """
 
@@ -37,7 +41,7 @@ from planner.bench import (
     utc_now,
 )
 from planner.bench import nvml as nvml_mod
-from planner.bench.sampler import Sampler
+from planner.bench.sampler import SETTLE_S, Sampler
 from planner.errors import InputError, NoGPUError
 
 #: (m, n, k): two square GEMMs and a Llama-70B-sized MLP projection (8192 tokens)
@@ -211,9 +215,11 @@ def run(seconds: float = 45.0, *, device: int = 0, precisions: Optional[Sequence
         shapes: Sequence[tuple[int, int, int]] = DEFAULT_SHAPES, array_bytes: int = GIB,
         min_iters: int = 5, max_iters: int = 2000, sample_interval_s: float = 0.1,
         flush_bytes: Optional[int] = None, progress: Optional[Progress] = None,
-        probe: Optional[nvml_mod.NVMLProbe] = None) -> BenchResult:
+        probe: Optional[nvml_mod.NVMLProbe] = None, idle_s: float = 3.0,
+        settle_s: float = SETTLE_S) -> BenchResult:
     """Measure CUDA device ``device`` (a torch ordinal, after ``CUDA_VISIBLE_DEVICES``) in
-    about ``seconds``.  ``flush_bytes`` defaults to twice the L2 cache (at least 64 MiB)."""
+    about ``seconds`` (the first ``idle_s`` of them idle, for the idle power: at most half
+    the budget).  ``flush_bytes`` defaults to twice the L2 cache (at least 64 MiB)."""
     ok, why = availability()
     if not ok:
         raise NoGPUError(f"no usable CUDA GPU: {why}")
@@ -248,51 +254,56 @@ def run(seconds: float = 45.0, *, device: int = 0, precisions: Optional[Sequence
 
     oom = getattr(torch.cuda, "OutOfMemoryError", RuntimeError)
     with torch.cuda.device(dev), nvml_mod.device_reader(uuid) as reader, \
-            Sampler(reader, sample_interval_s) as sampler:
+            Sampler(reader, sample_interval_s, settle_s) as sampler:
         timer = _Timer(torch, dev, int(flush_bytes or max(2 * l2, 64 * 2**20)))
-        for precision in wanted:
-            with _tf32(torch, precision == "tf32"):
-                for m, n, k in shapes:
-                    desc = f"{precision} matmul {m}x{n}x{k}"
-                    report(desc, False)
-                    try:
-                        step = _matmul_step(torch, precision, m, n, k, dev)
-                        times = timer.time(step, deadline.share(cases_total - done),
-                                           min_iters, max_iters)
-                        med, hi, lo = rates(2.0 * m * n * k, times, 1e12)
-                        matmul.append(MatmulCase(precision, m, n, k, len(times), med, hi, lo))
-                    except oom:
-                        skipped[desc] = "out of GPU memory"
-                    except (RuntimeError, TypeError) as exc:
-                        skipped[desc] = " ".join(str(exc).split())[:200]
-                    finally:
-                        step = None
-                        torch.cuda.empty_cache()
-                    report(desc, True)
+        torch.cuda.synchronize(dev)  # the context exists and holds memory, as a loaded model's
+        with sampler.phase("idle"):
+            time.sleep(max(0.0, min(idle_s, 0.5 * seconds)))
+        with sampler.phase("compute"):
+            for precision in wanted:
+                with _tf32(torch, precision == "tf32"):
+                    for m, n, k in shapes:
+                        desc = f"{precision} matmul {m}x{n}x{k}"
+                        report(desc, False)
+                        try:
+                            step = _matmul_step(torch, precision, m, n, k, dev)
+                            times = timer.time(step, deadline.share(cases_total - done),
+                                               min_iters, max_iters)
+                            med, hi, lo = rates(2.0 * m * n * k, times, 1e12)
+                            matmul.append(MatmulCase(precision, m, n, k, len(times), med, hi, lo))
+                        except oom:
+                            skipped[desc] = "out of GPU memory"
+                        except (RuntimeError, TypeError) as exc:
+                            skipped[desc] = " ".join(str(exc).split())[:200]
+                        finally:
+                            step = None
+                            torch.cuda.empty_cache()
+                        report(desc, True)
 
-        # bandwidth: three arrays of array_bytes each, fewer bytes if memory is short
-        free, _total = torch.cuda.mem_get_info(dev)
-        nbytes = min(int(array_bytes), int(0.8 * free) // 3) // 4 * 4
-        n_el = nbytes // 4
-        if n_el < 2**20:
-            raise NoGPUError(f"{name}: too little free GPU memory for the bandwidth test "
-                             f"({free / GIB:.2f} GiB free)")
-        if nbytes < array_bytes:
-            skipped["bandwidth size"] = (f"arrays of {nbytes / GIB:.2f} GiB instead of "
-                                         f"{array_bytes / GIB:.2f} (free memory)")
-        src = torch.full((n_el,), 1.0, device=dev)
-        other = torch.full((n_el,), 0.5, device=dev)
-        dst = torch.empty(n_el, device=dev)
-        kernels = (("copy", lambda: dst.copy_(src), 2),
-                   ("triad", lambda: torch.add(src, other, alpha=_TRIAD_SCALAR, out=dst), 3))
-        for kname, step, factor in kernels:
-            desc = f"{kname} {nbytes / GIB:.2f} GiB"
-            report(desc, False)
-            times = timer.time(step, deadline.share(cases_total - done), min_iters, max_iters)
-            med, hi, lo = rates(float(factor * nbytes), times, 1e9)
-            bandwidth.append(BandwidthCase(kname, nbytes, factor * nbytes, len(times),
-                                           med, hi, lo))
-            report(desc, True)
+        with sampler.phase("decode"):
+            # bandwidth: three arrays of array_bytes each, fewer bytes if memory is short
+            free, _total = torch.cuda.mem_get_info(dev)
+            nbytes = min(int(array_bytes), int(0.8 * free) // 3) // 4 * 4
+            n_el = nbytes // 4
+            if n_el < 2**20:
+                raise NoGPUError(f"{name}: too little free GPU memory for the bandwidth test "
+                                 f"({free / GIB:.2f} GiB free)")
+            if nbytes < array_bytes:
+                skipped["bandwidth size"] = (f"arrays of {nbytes / GIB:.2f} GiB instead of "
+                                             f"{array_bytes / GIB:.2f} (free memory)")
+            src = torch.full((n_el,), 1.0, device=dev)
+            other = torch.full((n_el,), 0.5, device=dev)
+            dst = torch.empty(n_el, device=dev)
+            kernels = (("copy", lambda: dst.copy_(src), 2),
+                       ("triad", lambda: torch.add(src, other, alpha=_TRIAD_SCALAR, out=dst), 3))
+            for kname, step, factor in kernels:
+                desc = f"{kname} {nbytes / GIB:.2f} GiB"
+                report(desc, False)
+                times = timer.time(step, deadline.share(cases_total - done), min_iters, max_iters)
+                med, hi, lo = rates(float(factor * nbytes), times, 1e9)
+                bandwidth.append(BandwidthCase(kname, nbytes, factor * nbytes, len(times),
+                                               med, hi, lo))
+                report(desc, True)
         expect = 1.0 + _TRIAD_SCALAR * 0.5
         if not math.isclose(float(dst[:: max(1, n_el // 1024)].float().mean()), expect,
                             rel_tol=1e-6):
@@ -326,7 +337,10 @@ def run(seconds: float = 45.0, *, device: int = 0, precisions: Optional[Sequence
                 "events per iteration; L2 flushed between iterations; median and max over "
                 "iterations, best shape; bandwidth dst.copy_(src) and STREAM triad "
                 "torch.add(b, c, alpha=s, out=a); NVML clocks/power sampled every "
-                f"{sample_interval_s:g} s"),
+                f"{sample_interval_s:g} s; power per phase: median NVML power.draw while idle "
+                f"({min(idle_s, 0.5 * seconds):g} s, CUDA context open, before any work), "
+                "during the matmuls (compute) and during the copy/triad (decode), each less "
+                f"its first {settle_s:g} s"),
         date=utc_now(),
         seconds=deadline.elapsed(),
         environment=env,

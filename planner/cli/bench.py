@@ -52,6 +52,15 @@ def _sampled_line(samples: dict) -> Optional[str]:
     return f"sampled {n}×: " + "; ".join(parts) if parts else None
 
 
+def _phase_power_line(samples: dict) -> Optional[str]:
+    """``power by phase: idle 72 W (20 readings), ...`` (what a written profile records)."""
+    phases = samples.get("phases") or {}
+    parts = [f"{name} {p['power_watts']:,.0f} W ({p['samples']} readings)"
+             for name in ("idle", "decode", "compute") if (p := phases.get(name))]
+    return ("power by phase (median NVML power.draw; idle_watts, decode_watts, compute_watts "
+            "in a written profile): " + ", ".join(parts)) if parts else None
+
+
 # ---- gpu-info ---------------------------------------------------------------------------------
 
 @app.command("gpu-info")
@@ -261,9 +270,9 @@ def bench(
                   f"{r.fraction:.0%}" if r.fraction >= 0.095 else f"{r.fraction:.1%}",
                   num(r.default_achievable), r.detail)
     out.print(t)
-    line = _sampled_line(result.samples)
-    if line:
-        out.print(line, markup=False)
+    for line in (_sampled_line(result.samples), _phase_power_line(result.samples)):
+        if line:
+            out.print(line, markup=False)
     for k, v in result.skipped.items():
         err.print(f"note: skipped {k}: {v}", markup=False)
     for w in warnings:

@@ -29,6 +29,8 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
+import numpy as np
+
 from planner.terms import CostItem, Posynomial, Term
 
 MLPERF_TTFT_S = 2.0  # MLPerf Inference v4.0, Llama-2-70B server scenario, TTFT limit
@@ -59,10 +61,11 @@ class Capacity:
 
     def cold_starts(self) -> float:
         """Expected cold starts over the lifetime (scale-to-zero only)."""
-        if self.min_replicas > 0 or not self.mean_rate or not self.lifetime_s:
+        if self.mean_rate is None or self.lifetime_s is None:
             return 0.0
         lam = self.mean_rate
-        return self.lifetime_s * lam * math.exp(-lam * self.keep_alive_s)
+        on = np.asarray(self.min_replicas) <= 0  # elementwise for a sweep's stacked points
+        return _real(np.where(on, self.lifetime_s * lam * np.exp(-lam * self.keep_alive_s), 0.0))
 
     def provisioned_item(self, busy: CostItem) -> CostItem:
         """Provisioned GPU-seconds: ``max(g·T·min_replicas, peak/u · busy) + cold starts``."""
@@ -88,9 +91,14 @@ def effective_batch(configured: int, mean_rate: Optional[float], latency_s: floa
     """Little's law batch per replica: ``min(configured, max(1, λ·W/max(min_replicas, 1)))``
     (the configured batch when no rate is known)."""
     if mean_rate is None:
-        return float(configured)
-    inflight = mean_rate * latency_s / max(min_replicas, 1)
-    return float(min(configured, max(1.0, inflight)))
+        return _real(configured)
+    inflight = mean_rate * latency_s / np.maximum(min_replicas, 1)
+    return _real(np.minimum(configured, np.maximum(1.0, inflight)))
+
+
+def _real(x):
+    """A float, or a float array for the stacked points of a sweep (``optimize.stacked``)."""
+    return float(x) if np.ndim(x) == 0 else np.asarray(x, dtype=float)
 
 
 def request_latency_s(ttft_limit_ms: Optional[float], tpot_limit_ms: Optional[float],

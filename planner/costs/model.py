@@ -3,7 +3,9 @@ latency in seconds, memory in bytes, and their conversion to dollars, GPU-hours 
 
 Dollars = GPU-hours · price.  Energy = GPU-hours · power of the phase · PUE: compute-bound
 phases (training, prefill) at TDP, memory-bound decode at the profile's ``decode_watts``,
-provisioned-but-idle GPU-hours at ``idle_watts`` (TDP where a profile gives none).
+provisioned-but-idle GPU-hours at ``idle_watts`` (``HardwareProfile.phase_watts``: a
+``planner bench`` measurement first; a missing idle figure falls back to decode, a missing
+decode figure to TDP; docs/serving-model.md).
 Serving is billed per provisioned GPU-hour (``planner.costs.capacity``) unless the budget says
 ``billing: busy``.
 """

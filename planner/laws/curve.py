@@ -52,6 +52,15 @@ def _flat(x, shape):
     return np.broadcast_to(np.asarray(x, dtype=float), shape).reshape(-1)
 
 
+def _compact(x, shape):
+    """``x`` flattened to the batch, or a 0-d array where it is one value broadcast (no copy
+    of a constant per element)."""
+    a = np.asarray(x, dtype=float)
+    if a.size == 1 or (a.ndim and not any(a.strides)):
+        return np.asarray(a[(0,) * a.ndim])
+    return _flat(a, shape)
+
+
 class PosynomialCurve:
     """Iso-loss curve of ``E + A·N^-α + B·D^-β + Σ extra ≤ limit`` (arrays broadcast to
     ``shape`` for a batch of scenarios), D(u) and its slope d(log D)/du, in logs."""
@@ -132,10 +141,14 @@ class PosynomialCurve:
         v, slope = self.at_log(u)
         return np.exp(u), np.exp(v), slope
 
-    def at_log(self, u):
-        """(log D, slope) at log N = u; log D = +inf where the target is unreachable."""
+    def at_log(self, u, hint=None):
+        """(log D, slope) at log N = u; log D = +inf where the target is unreachable.
+
+        ``hint``: ``(u, log D, slope)`` of the previous call on the same elements (a search
+        stepping along the curve); with extra loss terms the inner solve then starts from
+        the tangent there (fewer Newton steps, the same root)."""
         if self.extra:
-            return self._nested(u)
+            return self._nested(u, hint)
         an = self.A * np.exp(-self.alpha * u)
         rem = self.margin - an
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -200,18 +213,37 @@ class PosynomialCurve:
 
     def _newton(self, base, an, kn, v, vm):
         """Newton steps in log D from ``v`` (left of the root) towards the root, capped at
-        ``vm``, until no element moves more than ``NEWTON_STEP_TOL`` (at most ``NEWTON_MAX``)."""
+        ``vm``; each element stops once its step is at most ``NEWTON_STEP_TOL`` (at most
+        ``NEWTON_MAX`` steps), and only the elements still moving are computed."""
+        shape = np.shape(v)
+        v = np.array(_flat(v, shape))
+        B, beta, cap = _compact(self.B, shape), _compact(self.beta, shape), _compact(vm, shape)
+        c = _compact(base + an, shape)
+        ks = [_compact(k, shape) for k in kn]
+        idx = None  # all elements, then those still moving
         for _ in range(NEWTON_MAX):
-            g, dg, _ = self._g(base, an, kn, v, du=False)
+            take = (lambda a: a) if idx is None else (lambda a: a if a.ndim == 0 else a[idx])
+            vi = v if idx is None else v[idx]
+            bd = take(B) * np.exp(-take(beta) * vi)
+            g, dg = take(c) + bd, -take(beta) * bd
+            for t, k in zip(self.extra, ks):
+                val = take(k) * np.exp(t.d_exp * vi)
+                g = g + val
+                dg = dg + t.d_exp * val
             step = np.maximum(np.where(dg < 0, -g / dg, 0.0), 0.0)
-            v_next = np.minimum(v + step, vm)
-            moved = v_next - v
-            v = v_next
-            if not np.any(moved > NEWTON_STEP_TOL):  # NaN: no element to wait for
+            v_next = np.minimum(vi + step, take(cap))
+            moving = v_next - vi > NEWTON_STEP_TOL  # NaN: nothing to wait for
+            if idx is None:
+                v = v_next
+                idx = np.flatnonzero(moving)
+            else:
+                v[idx] = v_next
+                idx = idx[moving]
+            if idx.size == 0:
                 break
-        return v
+        return v.reshape(shape)
 
-    def _nested(self, u):
+    def _nested(self, u, hint=None):
         u = np.asarray(u, dtype=float)
         base = self.E - self.limit
         with np.errstate(all="ignore"):
@@ -219,8 +251,23 @@ class PosynomialCurve:
             vm = self._v_argmin(u, an, kn)
             gm = self._g(base, an, kn, vm, derivatives=False)
             # smallest root of g(v) = 0 on [v_lo, vm]: g is convex and decreasing there, so
-            # Newton's method from any point left of the root climbs monotonically to it.  The
-            # unpenalised D (extras dropped) is such a point: there g = the extras ≥ 0.
+            # Newton's method from any point left of the root (g ≥ 0) climbs monotonically to
+            # it.  A search's previous point gives one: the tangent of the curve there, where
+            # g ≥ 0 (elsewhere the cold start below).
+            warm = None
+            if hint is not None and np.shape(hint[0]) == np.shape(u):
+                u0, v0, s0 = hint
+                guess = np.minimum(v0 + s0 * (u - u0), vm)
+                # a tangent guess right of the root (g < 0): one Newton step from there lands
+                # left of it (g convex: its tangent lies below it), within the guess's error²
+                g1, dg1, _ = self._g(base, an, kn, guess, du=False)
+                guess = np.where((g1 < 0) & (dg1 < 0), guess - g1 / dg1, guess)
+                ok = np.isfinite(guess) & (gm <= 0) & (  # left of the root, or on it
+                    self._g(base, an, kn, guess, derivatives=False) >= -self.tol)
+                if np.all(ok | ~(gm <= 0)):
+                    return self._finish(base, an, kn, np.where(ok, guess, vm), vm, gm)
+                warm = (ok, guess)
+            # The unpenalised D (extras dropped) is left of the root: there g = the extras ≥ 0.
             rem = self.margin - an
             v0 = (self.logB - np.log(rem)) / self.beta
             v = np.minimum(np.where(rem > 0, np.maximum(v0, self.v_lo), self.v_lo), vm)
@@ -235,6 +282,14 @@ class PosynomialCurve:
             vq = vm - 2.0 * np.sqrt(-2.0 * gm / g2)
             better = (vq > v) & (gm <= 0) & (self._g(base, an, kn, vq, derivatives=False) >= 0)
             v = np.where(better, vq, v)
+            if warm is not None:
+                v = np.where(warm[0], warm[1], v)
+        return self._finish(base, an, kn, v, vm, gm)
+
+    def _finish(self, base, an, kn, v, vm, gm):
+        """Newton from ``v`` (left of the root) to the root, a bisection where it has not
+        converged, and the slope there: ``(log D, slope)``, log D = inf where gm > 0."""
+        with np.errstate(all="ignore"):
             v = self._newton(base, an, kn, v, vm)
             g_end, dg_dv, dg_du = self._g(base, an, kn, v)
             unconverged = np.abs(g_end) > self.tol

@@ -114,20 +114,33 @@ def error_result(budget: Optional[Budget], exc: PlannerError, solver: str = "") 
 
 def optimize_many(budgets: Sequence[Optional[Budget]], solver: Optional[str] = None,
                   problems: Optional[Sequence] = None,
-                  progress: Optional[Progress] = None, details: Optional[dict] = None
-                  ) -> list[PlanResult]:
+                  progress: Optional[Progress] = None, details: Optional[dict] = None,
+                  jobs: Optional[int] = None) -> list[PlanResult]:
     """``optimize()`` over many budgets, batched where the structure allows.
 
     Returns one ``PlanResult`` per budget, never an exception: ``status`` says whether it is a
     plan (``optimal``), an ``infeasible`` or ``unsupported`` problem, or an ``invalid`` budget
     (``message`` says why).  ``problems`` may carry already-prepared problems (same order; a
     ``PlannerError`` where preparing failed; None to prepare here); ``details`` (a dict)
-    receives the ``BatchOutcome`` under ``'outcome'`` (each candidate's optimum).
+    receives the ``BatchOutcome`` under ``'outcome'`` (each candidate's optimum).  Budgets
+    that differ only in numbers are planned from one stacked build per chunk
+    (``planner.optimize.stacked_plans``; chunks in ``jobs`` processes, default one per CPU).
     """
     from planner.optimize.plans import optimize_problem, plan_result, solver_name
     from planner.optimize.problem import prepare
 
     n = len(budgets)
+    if problems is None and details is None and n > 1 and all(
+            b is not None and solver_name(b, solver) == "iso_loss" for b in budgets):
+        from planner.optimize.stacked_plans import plan_stacked
+
+        stacked = plan_stacked(budgets, progress, jobs)  # one build per chunk of like budgets
+        rest = [i for i, r in enumerate(stacked) if r is None]
+        if len(rest) < n:
+            others = optimize_many([budgets[i] for i in rest], solver, progress=progress)
+            for i, r in zip(rest, others):
+                stacked[i] = r
+            return stacked
     if problems is None:
         problems = []
         for i, b in enumerate(budgets):

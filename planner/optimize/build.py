@@ -18,6 +18,7 @@ from planner.errors import InfeasibleError, InputError
 from planner.laws import ChinchillaLaw, KaplanLaw, Law, LawInfo, get_preset
 from planner.optimize.scenario import Scenario
 from planner.terms import Constraint, CostItem, Term
+from planner.units import number_text
 
 ALL_WEIGHT_BITS = (16, 8, 6, 5, 4, 3)
 
@@ -206,12 +207,13 @@ def hardware_constraints(budget: Budget, cm) -> tuple[Constraint, ...]:
                       f"{cm.serve_hw.hbm_bytes / 2**30:.1f} GiB × (1 − headroom) per replica")]
     t = cm.train  # gpus ≤ max_gpus and deadline ⇒ gpus: checked by the budget's validators
     if t.deadline_days is not None:
-        gpus = t.gpus or t.max_gpus
+        gpus = t.gpus if t.gpus is not None else t.max_gpus
         wall = cm.total_in("gpu_s", ("train", "draft_train")).scaled(1.0 / gpus)
         out.append(Constraint("deadline_days", CostItem("train_seconds", wall.alternatives,
                                                         "seconds"),
                               t.deadline_days * 86400.0,
-                              f"training wall-clock on {gpus} GPUs ≤ {t.deadline_days:g} days"))
+                              f"training wall-clock on {number_text(gpus)} GPUs ≤ "
+                              f"{number_text(t.deadline_days)} days"))
     from planner.training.constraints import training_constraints
 
     out += training_constraints(budget, cm)  # batch-limited deadline, training memory
@@ -231,7 +233,7 @@ def hardware_constraints(budget: Budget, cm) -> tuple[Constraint, ...]:
         if limit_ms is None:  # request-shaped demand: checked by the budget's validators
             continue
         out.append(Constraint(name, cm.latency[latency], limit_ms / 1000.0,
-                              f"{label} ≤ {limit_ms:g} ms"))
+                              f"{label} ≤ {number_text(limit_ms)} ms"))
     return tuple(out)
 
 
@@ -257,24 +259,57 @@ def build_candidates(budget: Budget, law: Law, loss: float) -> list[Candidate]:
     (``planner.optimize.choices``)."""
     if not budget.uses_hardware:
         return [Candidate(build_scenario(budget, law, loss))]
-    from planner.costs.model import ServingConfig, build_cost_model
     from planner.optimize.align import align_candidates
-    from planner.optimize.choices import draft_options, hardware_options
-    from planner.optimize.setup import cost_setup
 
-    penalty = penalty_law(budget, law)
-    tokens = budget.inference.total_tokens
-    bounds = bound_constraints(budget, tokens, law)
-    bit_options, _, gpu_options = _options(budget)
-    out = []
-    for hw in hardware_options(budget):
-        drafts = draft_options(hw.budget)
-        setups = {id(b): cost_setup(b) for _, _, b in drafts}
-        for bits, (draft, gamma, b), g in itertools.product(bit_options, drafts, gpu_options):
-            config = ServingConfig(bits, gamma, g)
-            cm = build_cost_model(setups[id(b)], config, hw.train_hw, hw.serve_hw)
-            out.append(make_candidate(b, law, loss, config, cm, penalty, bounds, hw, draft))
-    return align_candidates(out)
+    builder = CandidateBuilder(budget, law, loss)
+    return align_candidates([builder.build(k) for k in range(len(builder))])
+
+
+class CandidateBuilder:
+    """The configurations of a budget that uses hardware, in the optimizer's order, each built
+    into its Candidate on request: ``build_candidates`` builds them all; a sweep point's plan
+    (``planner.optimize.stacked_plans``) builds only the few its report reads."""
+
+    def __init__(self, budget: Budget, law: Law, loss):
+        from planner.costs.model import ServingConfig
+        from planner.optimize.choices import draft_options, hardware_options
+
+        self.budget, self.law, self.loss = budget, law, loss
+        self.penalty = penalty_law(budget, law)
+        self.bounds = bound_constraints(budget, budget.inference.total_tokens, law)
+        bit_options, _, gpu_options = _options(budget)
+        self.specs: list[tuple] = []  # (hardware option, draft name, narrowed budget, config)
+        for hw in hardware_options(budget):
+            for bits, (draft, gamma, b), g in itertools.product(
+                    bit_options, draft_options(hw.budget), gpu_options):
+                self.specs.append((hw, draft, b, ServingConfig(bits, gamma, g)))
+        self._setups: dict[int, object] = {}
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def meta(self, k: int) -> dict:
+        """Candidate ``k``'s choices without building it: config, hardware and draft names,
+        the ``choice`` label."""
+        hw, draft, _, config = self.specs[k]
+        parts = [hw.choice] if hw.choice else []
+        if hw.drafts_open:
+            parts.append(f"draft {draft}")
+        return {"config": config, "train_hardware": hw.train_name,
+                "serve_hardware": hw.serve_name, "draft": draft, "choice": ", ".join(parts)}
+
+    def build(self, k: int) -> Candidate:
+        """Candidate ``k``: its cost model and scenario."""
+        from planner.costs.model import build_cost_model
+        from planner.optimize.setup import cost_setup
+
+        hw, draft, b, config = self.specs[k]
+        setup = self._setups.get(id(b))
+        if setup is None:
+            setup = self._setups[id(b)] = cost_setup(b)
+        cm = build_cost_model(setup, config, hw.train_hw, hw.serve_hw)
+        return make_candidate(b, self.law, self.loss, config, cm, self.penalty, self.bounds,
+                              hw, draft)
 
 
 def make_candidate(budget: Budget, law: Law, loss: float, config, cm, penalty, bounds,

@@ -225,23 +225,28 @@ def solve_by_structure(problem) -> tuple:
                     best.message, best.active, best.binding, diagnostics), best_key[1]
 
 
-def alone_feasible(problem, solver: str = "iso_loss") -> Optional[dict[str, np.ndarray]]:
+def alone_feasible(problem, solver: str = "iso_loss", only: Optional[list[int]] = None
+                   ) -> Optional[dict[str, np.ndarray]]:
     """Per constraint, per candidate: whether the loss target and that constraint alone can
-    hold (one stacked solve per constraint); None where the problem does not stack."""
+    hold (one stacked solve per constraint); None where the problem does not stack.
+    ``only``: the candidates to decide (the others read False)."""
     from dataclasses import replace
 
     from planner.optimize.iso_loss import solve_iso_loss
     from planner.optimize.scenario import stack_scenarios
 
-    if solver != "iso_loss" or not problem.posynomial:
-        return None
     cands = problem.candidates
+    if solver != "iso_loss" or not all(cands[k].scenario.posynomial for k in (
+            only if only is not None else range(len(cands)))):
+        return None
+    which = list(range(len(cands))) if only is None else list(only)
     out = {}
-    for i, con in enumerate(cands[0].scenario.constraints):
+    for i, con in enumerate(cands[which[0]].scenario.constraints):
         ok = np.zeros(len(cands), dtype=bool)
         groups: dict[tuple, list[int]] = {}
-        ones = [replace(c.scenario, constraints=(c.scenario.constraints[i],)) for c in cands]
-        for k, one in enumerate(ones):
+        ones = {k: replace(cands[k].scenario, constraints=(cands[k].scenario.constraints[i],))
+                for k in which}
+        for k, one in ones.items():
             groups.setdefault(_structure(one), []).append(k)
         for idx in groups.values():
             status = solve_iso_loss(stack_scenarios(ones[k] for k in idx)).status
@@ -308,13 +313,19 @@ def alternatives(problem, best: int, solver: str = "iso_loss",
     obj, n, d = optima if optima is not None else candidate_optima(problem, solver)
     obj = np.asarray(obj, dtype=float)
     plan_obj = float(obj[best])
-    alone = None  # computed once, when an option turns out infeasible
+    groups = {key: {} for key in dims}  # choice → option → its candidates
+    for k, c in enumerate(cands):
+        for key in dims:
+            groups[key].setdefault(getattr(c, key), []).append(k)
+    out_of_reach = sorted({k for key in dims for idx in groups[key].values()
+                           if not np.isfinite(obj[idx]).any() for k in idx})
+    alone = None  # decided once, for the candidates of the options that are infeasible
     rows: list[dict] = []
     for key in dims:
-        values = list(dict.fromkeys(getattr(c, key) for c in cands))
+        values = list(groups[key])
         feasible, infeasible = [], []
         for value in values:
-            idx = [k for k, c in enumerate(cands) if getattr(c, key) == value]
+            idx = groups[key][value]
             k = idx[int(np.argmin(obj[idx]))]  # ties: the earlier candidate, as the optimizer
             row = {"choice": key, "name": value,
                    "chosen": getattr(cands[best], key) == value}
@@ -330,7 +341,7 @@ def alternatives(problem, best: int, solver: str = "iso_loss",
                 feasible.append(row)
             else:
                 if alone is None:
-                    alone = alone_feasible(problem, solver) or {}
+                    alone = alone_feasible(problem, solver, out_of_reach) or {}
                 binding, message = _why(problem, idx, alone, solver)
                 row.update(status="infeasible", params=None, train_tokens=None,
                            objective=None, vs_plan=None, binding=binding,

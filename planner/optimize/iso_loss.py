@@ -186,13 +186,15 @@ class _Stacked:
         self.curve = curve.take(self.idx, shape)
         self.cuts = np.cumsum([0] + [len(i) for i, _ in segments])
         self.funs = [f for _, f in segments]
+        self.last = None  # (u, log D, slope) of the previous call: the curve's warm start
 
     def part(self, x, r):
         """Segment r of a stacked array."""
         return x[self.cuts[r]:self.cuts[r + 1]]
 
     def __call__(self, u):
-        v, s = self.curve.at_log(u)
+        v, s = self.curve.at_log(u, self.last)
+        self.last = (u, v, s)
         out = np.empty_like(u)
         with np.errstate(all="ignore"):
             for a, b, fun in zip(self.cuts[:-1], self.cuts[1:], self.funs):
@@ -265,14 +267,20 @@ def solve_iso_loss(sc: Scenario, iterations: int = ITERATIONS) -> Solution:
     # is the unconstrained optimum) and each constraint's slope where needed (its minimum).
     # Plain bisection: the slope has kinks where a roofline max switches branch, and regula
     # falsi can stall at a kink (seen on a 216-configuration plan: 7.7e-5 off).
+    # A constraint of N alone with non-negative exponents (memory, latency) only rises with N:
+    # its minimum is the left end u_lo, no search needed.
+    rising = [all(t.d_exp == 0 and t.n_exp >= 0 for p in c.item.alternatives for t in p)
+              for c in cons]
+    searched = [j for j in range(k) if not rising[j]]
     stage1 = _Stacked(curve, shape, [(every, slope_of(sc.objective, every))]
-                      + [(need[j], slope_of([cons[j].item], need[j])) for j in range(k)])
+                      + [(need[j], slope_of([cons[j].item], need[j])) for j in searched])
     hi1 = _bisect_sign(stage1, u_lo_f[stage1.idx], u_hi_f[stage1.idx], iterations)[1]
     u_opt = hi1[:size].reshape(shape)
     um = []
     for j in range(k):
         full = np.full(size, np.nan)
-        full[need[j]] = stage1.part(hi1, 1 + j)
+        full[need[j]] = (u_lo_f[need[j]] if rising[j]
+                         else stage1.part(hi1, 1 + searched.index(j)))
         um.append(full)
 
     lo, hi = u_lo.copy(), u_hi.copy()
@@ -283,7 +291,8 @@ def solve_iso_loss(sc: Scenario, iterations: int = ITERATIONS) -> Solution:
         ex_m = at_min(np.concatenate([um[j][need[j]] for j in range(k)]))
         # stage 2, one stacked bisection: each failing left end (−excess on [u_lo, um]) and
         # each failing right end (excess on [um, u_hi])
-        left_idx = [np.flatnonzero(f) for f in fails_lo]
+        left_idx = [np.flatnonzero(f) if not rising[j] else np.zeros(0, dtype=np.intp)
+                    for j, f in enumerate(fails_lo)]  # a rising constraint's left end: u_lo
         right_idx = [np.flatnonzero(f) for f in fails_hi]
         stage2 = _Stacked(curve, shape,
                           [(left_idx[j], excess_of(j, left_idx[j], -1.0)) for j in range(k)]

@@ -84,6 +84,9 @@ def evaluate(problem: Problem, params: float, tokens: float,
         from planner.training.plan import training_plan
 
         extra["training_plan"] = training_plan(problem.budget, cm, params, tokens).to_dict()
+        from planner.costs.energy import energy_by_phase
+
+        extra["energy"] = energy_by_phase(cm, params, tokens)
         spec = speculative_summary(cm, params, tokens)
         if spec is not None:
             extra["speculative"] = spec
@@ -117,12 +120,17 @@ def plan_candidate(problem: Problem, result: PlanResult) -> Candidate:
     return problem.candidates[0]
 
 
+SOLVE = "solve"  # plan_result's same-options baseline: find it here
+
+
 def plan_result(problem: Problem, sol: Solution, best: int,
-                optima: Optional[tuple] = None) -> PlanResult:
+                optima: Optional[tuple] = None, same_options: Any = SOLVE) -> PlanResult:
     """The ``PlanResult`` of an optimal solution of candidate ``best``: the plan, the
     Chinchilla-optimal baseline costed beside it (on the plan's hardware), the warnings, and,
     when the budget lists hardware or drafts to choose from, each option's best plan
-    (``alternatives``; ``optima``: each candidate's optimum, to avoid solving again)."""
+    (``alternatives``; ``optima``: each candidate's optimum, to avoid solving again).
+    ``same_options``: the same-options baseline ``(N, D, candidate)`` (or None) when the
+    caller found it already (``same_options_baseline``; a sweep does it for all its points)."""
     from planner.optimize.choices import alternatives
 
     budget = problem.budget
@@ -130,7 +138,8 @@ def plan_result(problem: Problem, sol: Solution, best: int,
     n0, d0 = chinchilla_point(problem.candidates[0].scenario)
     chosen = problem.candidates[best]
     plain = evaluate(problem, n0, d0, baseline_candidate(problem, n0, d0, chosen))
-    same = same_options_baseline(problem, chosen)
+    same = (same_options_baseline(problem, chosen) if same_options is SOLVE
+            else same_options)
     baseline = evaluate(problem, *same) if same is not None else plain
     warnings = extrapolation_warnings(problem.law, plan.params, plan.train_tokens)
     if getattr(budget.target, "downstream", None) is not None:

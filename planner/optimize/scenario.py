@@ -79,6 +79,8 @@ class Scenario:
                                                self.loss.B]
         arrays += [t.coef for item in self.objective for p in item.alternatives for t in p]
         arrays += [c.limit for c in self.constraints]
+        arrays += [t.coef for c in self.constraints for p in c.item.alternatives for t in p]
+        arrays += [t.coef for t in self.loss_extra]
         return int(np.prod(np.broadcast_shapes(*[np.shape(a) for a in arrays])))
 
 
@@ -104,6 +106,8 @@ class Solution:
 def stack_scenarios(scenarios) -> Scenario:
     """One batch Scenario from scenarios of identical structure (exponents, layout, names):
     coefficients, loss constants and limits become arrays, for one vectorised 1-D solve.
+    A scenario that is itself a batch (1-D array coefficients, e.g. a sweep's stacked points)
+    contributes its entries in order: the result's entries are the scenarios' concatenated.
 
     Raises ``ValueError`` when the structures differ.
     """
@@ -115,13 +119,21 @@ def stack_scenarios(scenarios) -> Scenario:
     first = scenarios[0]
     if not all(sc.posynomial for sc in scenarios):
         raise ValueError("scenarios of a law that is not a posynomial do not stack")
+    sizes = [sc.batch_size() for sc in scenarios]
+
+    def flat(values) -> np.ndarray:
+        if all(n == 1 for n in sizes):
+            return np.array(values, dtype=float)
+        return np.concatenate([np.broadcast_to(np.asarray(v, dtype=float).reshape(-1)
+                                               if np.size(v) > 1 else np.reshape(v, ()), (n,))
+                               for v, n in zip(values, sizes)])
 
     def terms(ts):
         ts = list(ts)
         exps = {(t.n_exp, t.d_exp) for t in ts}
         if len(exps) != 1:
             raise ValueError("scenarios differ in structure (term exponents)")
-        return Term(np.array([t.coef for t in ts], dtype=float), ts[0].n_exp, ts[0].d_exp)
+        return Term(flat([t.coef for t in ts]), ts[0].n_exp, ts[0].d_exp)
 
     def items(its):
         its = list(its)
@@ -139,7 +151,7 @@ def stack_scenarios(scenarios) -> Scenario:
         if (len(sc.objective), len(sc.constraints), len(sc.loss_extra)) != (
                 len(first.objective), len(first.constraints), len(first.loss_extra)):
             raise ValueError("scenarios differ in structure (item counts)")
-    col = lambda f: np.array([f(sc) for sc in scenarios], dtype=float)  # noqa: E731
+    col = lambda f: flat([f(sc) for sc in scenarios])  # noqa: E731
     loss = PosyLoss(col(lambda s: s.loss.E), col(lambda s: s.loss.A),
                     col(lambda s: s.loss.alpha), col(lambda s: s.loss.B),
                     col(lambda s: s.loss.beta), col(lambda s: s.loss.limit))
@@ -151,7 +163,7 @@ def stack_scenarios(scenarios) -> Scenario:
         if len({x.name for x in cs}) != 1:
             raise ValueError("scenarios differ in structure (constraint names)")
         constraints.append(Constraint(c.name, items(x.item for x in cs),
-                                      np.array([x.limit for x in cs], dtype=float),
+                                      flat([x.limit for x in cs]),
                                       c.description))
     extra = tuple(terms(sc.loss_extra[i] for sc in scenarios)
                   for i in range(len(first.loss_extra)))

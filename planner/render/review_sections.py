@@ -111,7 +111,8 @@ def _breakdown(doc: Doc, rv: Review) -> None:
     c = p.costs
     if c and "total_usd" in c:
         rows = []
-        for item in ("train", "draft_train", "prefill", "decode", "draft", "overhead"):
+        for item in ("train", "draft_train", "prefill", "decode", "draft", "overhead",
+                     "communication", "idle"):
             usd = c.get(f"{item}_usd", 0.0)
             if usd <= 0:
                 continue
@@ -121,6 +122,20 @@ def _breakdown(doc: Doc, rv: Review) -> None:
                      format_count(c['energy_kwh'])])
         doc.p("The planned model in dollars, GPU-hours and energy:")
         doc.table(["item", "USD", "GPU-hours", "energy (kWh)"], rows)
+    e = p.extra.get("energy")
+    if e:
+        rows = [[phase, ph["hardware"], f"{ph['power_watts']:,.0f}", ph["basis"],
+                 format_count(ph["gpu_hours"]), f"{ph['pue']:g}", format_count(ph["energy_kwh"])]
+                for phase, ph in e["phases"].items()]
+        rows.append(["total", "", "", "", "", "", format_count(e["energy_kwh"])])
+        doc.p("Energy by phase: GPU-hours × the phase's board power × PUE (training and prefill "
+              "compute-bound, decode memory-bound, idle the provisioned hours with no work).")
+        doc.table(["phase", "hardware", "power (W)", "power from", "GPU-hours", "PUE",
+                   "energy (kWh)"], rows, align="llrlrrr")
+        sources = {ph["hardware"]: ph["power_source"] for ph in e["phases"].values()
+                   if ph["power_source"]}
+        for hw, src in sources.items():
+            doc.p(f"Power figures of {hw}: {src}")
 
 
 def _constraints(doc: Doc, rv: Review) -> None:
@@ -272,7 +287,9 @@ def _assumptions(doc: Doc, rv: Review) -> None:
             items.append(
                 f"**{role} hardware** `{hw.name}` ({hw.description or hw.vendor}): "
                 f"{hw.peak_tflops.get('bf16', 0):g} bf16 TFLOP/s, {hw.hbm_gb:g} GB HBM at "
-                f"{hw.hbm_bandwidth_gb_per_s:,.0f} GB/s, {hw.tdp_watts:g} W, PUE {hw.pue:g}; "
+                f"{hw.hbm_bandwidth_gb_per_s:,.0f} GB/s, {hw.tdp_watts:g} W TDP "
+                f"(decode {hw.phase_watts('decode'):g} W, idle {hw.phase_watts('idle'):g} W), "
+                f"PUE {hw.pue:g}; "
                 f"source: {hw.source or 'not given'}. **Price** "
                 f"${hw.price_usd_per_hour:.2f}/GPU-hour, dated {hw.price_date or 'undated'} "
                 f"({hw.price_source or 'no source given'}).")

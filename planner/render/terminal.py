@@ -203,6 +203,32 @@ def breakdown_table(result: PlanResult) -> Table | None:
     return t
 
 
+def energy_table(result: PlanResult) -> Table | None:
+    """Energy of the plan by phase: GPU-hours × the phase's board power × PUE."""
+    e = result.plan.extra.get("energy") if result.plan else None
+    if not e:
+        return None
+    t = Table(title="Energy by phase (planned model): GPU-hours × power × PUE")
+    for col in ("phase", "hardware", "power W", "power from", "GPU-hours", "PUE", "energy kWh"):
+        t.add_column(col, justify="left" if col in ("phase", "hardware", "power from")
+                     else "right")
+    for phase, p in e["phases"].items():
+        t.add_row(phase, p["hardware"], f"{p['power_watts']:,.0f}", p["basis"],
+                  format_count(p["gpu_hours"]), f"{p['pue']:g}", format_count(p["energy_kwh"]))
+    t.add_row("total", "", "", "", "", "", format_count(e["energy_kwh"]))
+    return t
+
+
+def power_source_lines(result: PlanResult) -> list[str]:
+    """One line per hardware profile of the plan: where its power figures come from."""
+    e = result.plan.extra.get("energy") if result.plan else None
+    seen: dict[str, str] = {}
+    for p in (e or {}).get("phases", {}).values():
+        if p["power_source"]:
+            seen.setdefault(p["hardware"], p["power_source"])
+    return [f"Power figures of {hw}: {src}" for hw, src in seen.items()]
+
+
 def training_table(result: PlanResult) -> Table | None:
     """The training plan: shape, learning rate, batch, steps, split, memory, GPUs, days."""
     from planner.render.training import training_rows
@@ -263,9 +289,11 @@ def render_plan(result: PlanResult, console: Console,
     """Print the plan tables, the saving, the solver cross-check; warnings go to
     ``warnings_to`` (the CLI passes stderr)."""
     console.print(plan_table(result))
-    for table in (breakdown_table(result), serving_table(result)):
+    for table in (breakdown_table(result), energy_table(result), serving_table(result)):
         if table is not None:
             console.print(table)
+    for line in power_source_lines(result):
+        console.print(line, markup=False, highlight=False)
     tt = training_table(result)
     if tt is not None:
         console.print(tt)

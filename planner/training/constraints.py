@@ -21,6 +21,7 @@ from planner.training.hyperparams import HyperparameterLaw, get_hyperparameter_l
 from planner.training.memory import OPTIMIZER_BYTES, activation_terms
 from planner.training.parallelism import permissive_split
 from planner.training.shape import ShapeRule, shape_rule
+from planner.units import number_text
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class TrainingSetup:
 def training_setup(budget, train, train_hw) -> TrainingSetup:
     return TrainingSetup(
         get_hyperparameter_law(train.hyperparameters), shape_rule(budget.model),
-        train.gpus or train.max_gpus, train.seq_len, train.micro_batch_sequences,
+        train.gpus if train.gpus is not None else train.max_gpus, train.seq_len, train.micro_batch_sequences,
         train.max_tensor_parallel, train.max_pipeline_parallel, train.zero_stage,
         train.optimizer, train.activation_recompute,
         train_hw.hbm_bytes * (1.0 - train_hw.hbm_headroom))
@@ -105,5 +106,5 @@ def training_constraints(budget, cm) -> tuple[Constraint, ...]:
             "deadline_batch_limit", CostItem("train_seconds_batch_limited", alts, "seconds"),
             t.deadline_days * 86400.0,
             f"training wall-clock on the GPUs the {setup.law.name} batch keeps busy "
-            f"(batch/seq_len × TP {tp} × PP {pp}) ≤ {t.deadline_days:g} days"))
+            f"(batch/seq_len × TP {tp} × PP {pp}) ≤ {number_text(t.deadline_days)} days"))
     return tuple(out)

@@ -1,0 +1,242 @@
+"""Plans for many budgets of one structure from one stacked build (a sweep's points).
+
+A sweep varies a few numbers of one budget.  Building every configuration's cost model per
+point (216 for the chat example) costs about 1.5 ms each in Python; here they are built once
+for a chunk of points from ``stacked_view`` (numbers that differ read as arrays), stacked into
+one batch scenario of (configurations × points) entries and solved by one vectorised 1-D
+solve, with the same-options baselines solved the same way.  Each point's report then builds,
+from its own budget, only the few configurations it reads (the plan's, the baselines', each
+open choice's best: ``LazyCandidate``) and goes through ``plan_result`` like any plan.
+
+Every point is checked: its plan's objective, costed from its own budget alone, must equal the
+stacked solve's to 1e-9, and its configurations must be those of the stacked build; a point
+that fails (or any chunk the stacked build cannot express: ``Unstackable``) comes back None,
+and ``optimize_many`` plans it one at a time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import Optional, Sequence
+
+import numpy as np
+
+from planner.errors import PlannerError
+from planner.optimize.build import Candidate, CandidateBuilder, resolve_law, target_loss
+from planner.optimize.problem import Problem
+
+CHUNK_POINTS = 64  # points per stacked build at most (memory: ~1.5 MB per point, 216 configs)
+MIN_CHUNK_POINTS = 16  # fewer points per build do not pay for splitting work across processes
+CHECK_RTOL = 1e-9  # a point's own objective vs the stacked solve's
+
+
+class LazyCandidate:
+    """A candidate configuration whose choices are known and whose cost model and scenario
+    are built (from its point's own budget) on first use."""
+
+    __slots__ = ("_builder", "_index", "_built", "config", "train_hardware", "serve_hardware",
+                 "draft", "choice")
+
+    def __init__(self, builder: CandidateBuilder, index: int):
+        self._builder, self._index, self._built = builder, index, None
+        for key, value in builder.meta(index).items():
+            setattr(self, key, value)
+
+    def _get(self) -> Candidate:
+        if self._built is None:
+            self._built = self._builder.build(self._index)
+        return self._built
+
+    @property
+    def scenario(self):
+        return self._get().scenario
+
+    @property
+    def cost_model(self):
+        return self._get().cost_model
+
+    @property
+    def budget(self):
+        return self._get().budget
+
+    def configuration(self):
+        return Candidate.configuration(self)  # type: ignore[arg-type]
+
+    def label(self) -> str:
+        return Candidate.label(self)  # type: ignore[arg-type]
+
+
+def _same_options(stacked, cands: Sequence[Candidate], k: int, p: int):
+    """Per point, the same-options baseline of each candidate (as
+    ``baselines.same_options_baseline``, vectorised): the compute-optimal (N, D) that reaches
+    the target as each configuration serves, its objective (inf where its constraints fail);
+    arrays of shape (configurations, points).  The compute-optimal point depends only on the
+    loss constraint (the target and the weight bits' penalty), so it is solved once per
+    weight-bit width and shared by that width's configurations."""
+    from planner.optimize.build import flops_items
+    from planner.optimize.iso_loss import solve_iso_loss
+    from planner.optimize.scenario import stack_scenarios
+
+    bits = [c.config.weight_bits for c in cands]
+    first = {b: bits.index(b) for b in dict.fromkeys(bits)}  # one configuration per width
+    reps = [replace(cands[j].scenario, objective=flops_items(0.0)[:1], constraints=())
+            for j in first.values()]
+    sol = solve_iso_loss(stack_scenarios(reps))
+    rows = {b: r for r, b in enumerate(first)}
+    pick = np.array([rows[b] for b in bits])
+    n = np.asarray(sol.params, dtype=float).reshape(len(reps), p)[pick].reshape(-1)
+    d = np.asarray(sol.tokens, dtype=float).reshape(len(reps), p)[pick].reshape(-1)
+    finite = np.isfinite(n) & np.isfinite(d)
+    safe_n, safe_d = np.where(finite, n, 1.0), np.where(finite, d, 1.0)
+    ok = finite.copy()
+    for c in stacked.constraints:
+        ok &= np.asarray(c.slack(safe_n, safe_d), dtype=float) >= -1e-9
+    cost = np.where(ok, np.asarray(stacked.objective_value(safe_n, safe_d), dtype=float),
+                    np.inf)
+    return n.reshape(k, p), d.reshape(k, p), cost.reshape(k, p)
+
+
+def _same_for_point(cands: Sequence[Candidate], chosen: int, n, d, cost):
+    """The same-options baseline ``(N, D, candidate)`` of one point (None as
+    ``same_options_baseline`` returns it: fewer than two configurations on the plan's
+    hardware, or none feasible)."""
+    like = cands[chosen]
+    same_hw = [j for j, c in enumerate(cands) if (c.train_hardware, c.serve_hardware)
+               == (like.train_hardware, like.serve_hardware)]
+    if len(same_hw) < 2:
+        return None
+    costs = cost[same_hw]
+    j = int(np.argmin(costs))  # ties: the earlier configuration, as the one-point search
+    if not np.isfinite(costs[j]):
+        return None
+    k = same_hw[j]
+    return float(n[k]), float(d[k]), k
+
+
+def plan_stacked(budgets: Sequence, progress=None, jobs: Optional[int] = None) -> list:
+    """Per budget, its ``PlanResult`` from the stacked path, or None where that path does not
+    decide it (the caller plans those one at a time).  Only budgets with hardware, a posynomial
+    law and the 1-D solver take it.  Chunks of points are planned in ``jobs`` processes
+    (default: one per CPU; 1: in this process)."""
+    out: list = [None] * len(budgets)
+    ready = []  # (index, law, target loss)
+    for i, b in enumerate(budgets):
+        if b is None or not b.uses_hardware:
+            continue
+        try:
+            law = resolve_law(b)
+            if not law.is_posynomial or getattr(law, "repeats_data", False):
+                continue
+            ready.append((i, law, target_loss(b, law)))
+        except PlannerError:
+            continue  # optimize() words the error
+    if len(ready) < 2:
+        return out
+    groups: list[list] = []
+    for item in ready:  # one law per stacked build
+        same = next((g for g in groups if g[0][1] == item[1]), None)
+        if same is None:
+            groups.append([item])
+        else:
+            same.append(item)
+    jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
+    chunks = []
+    for items in groups:  # at least one chunk per process, at most CHUNK_POINTS points each
+        size = max(MIN_CHUNK_POINTS, min(CHUNK_POINTS, -(-len(items) // jobs)))
+        chunks += [items[a:a + size] for a in range(0, len(items), size)]
+    work = [([budgets[i] for i, _, _ in c], c[0][1], [loss for _, _, loss in c])
+            for c in chunks]
+    done = 0
+    for chunk, plans in zip(chunks, _run(work, jobs)):
+        for (i, _, _), res in zip(chunk, plans):
+            out[i] = res
+        done += len(chunk)
+        if progress:
+            progress("stacked", done, len(ready))
+    return out
+
+
+def _run(work: list, jobs: int):
+    """The plans of each piece of work, in order; in processes when there are several."""
+    import multiprocessing
+
+    if jobs > 1 and len(work) > 1 and not multiprocessing.current_process().daemon:
+        from concurrent.futures import ProcessPoolExecutor
+
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+        with ProcessPoolExecutor(max_workers=min(jobs, len(work)), mp_context=ctx) as pool:
+            yield from pool.map(plan_chunk, work)
+        return
+    for args in work:
+        yield plan_chunk(args)
+
+
+def plan_chunk(args: tuple) -> list:
+    """The plans of one chunk ``(budgets, law, target losses)``; None for every point when
+    the chunk cannot be built as one (``Unstackable``, or a formula that branches on a
+    number that differs between the points)."""
+    from planner.optimize.plans import plan_result
+    from planner.optimize.stacked import Unstackable
+
+    budgets, law, losses = args
+    try:
+        return _plan_chunk(budgets, law, losses, plan_result)
+    except (Unstackable, TypeError, ValueError, ArithmeticError):
+        return [None] * len(budgets)
+
+
+def _plan_chunk(budgets: list, law, losses: list, plan_result) -> list:
+    from planner.optimize.align import align_candidates
+    from planner.optimize.iso_loss import solve_iso_loss
+    from planner.optimize.scenario import Solution, stack_scenarios
+    from planner.optimize.stacked import stacked_view
+
+    p = len(budgets)
+    if p < 2:
+        return [None] * p
+    view = stacked_view(budgets)
+    builder = CandidateBuilder(view, law, np.array(losses, dtype=float))
+    cands = align_candidates([builder.build(k) for k in range(len(builder))])
+    k = len(cands)
+    stacked = stack_scenarios(c.scenario for c in cands)
+    if stacked.batch_size() != k * p:
+        raise ValueError("stacked build is not one entry per configuration and point")
+    sol = solve_iso_loss(stacked)
+    status = np.asarray(sol.status).reshape(k, p)
+    obj = np.where(status == "optimal", np.asarray(sol.objective, float).reshape(k, p), np.inf)
+    params = np.asarray(sol.params, float).reshape(k, p)
+    tokens = np.asarray(sol.tokens, float).reshape(k, p)
+    same_n, same_d, same_cost = _same_options(stacked, cands, k, p)
+    metas = [builder.meta(j) for j in range(k)]
+    method = sol.diagnostics.get("method", "bisection")
+    out: list = []
+    for j, budget in enumerate(budgets):
+        b = int(np.argmin(obj[:, j]))
+        n, d = float(params[b, j]), float(tokens[b, j])
+        own = CandidateBuilder(budget, law, losses[j])
+        if (not np.isfinite(obj[b, j]) or len(own) != k
+                or any(own.meta(q) != metas[q] for q in range(k))):
+            out.append(None)  # infeasible, or configurations differ: one at a time
+            continue
+        lazy = tuple(LazyCandidate(own, q) for q in range(k))
+        sc = lazy[b].scenario
+        if n >= sc.params_range[1] * (1 - 1e-5):
+            out.append(None)  # at the search cap: optimize() words it
+            continue
+        problem = Problem(budget, law, losses[j], lazy)
+        active = tuple(c.name for c in sc.constraints if abs(float(c.slack(n, d))) < 1e-6)
+        diag = {"method": method, "batch": k * p, "batched": True, "stacked": True}
+        if k > 1:
+            diag["candidates"] = k
+        solution = Solution(n, d, float(obj[b, j]), "optimal", "iso_loss", active=active,
+                            diagnostics=diag)
+        same = (_same_for_point(lazy, b, same_n[:, j], same_d[:, j], same_cost[:, j])
+                if k > 1 else None)
+        res = plan_result(problem, solution, b, optima=(obj[:, j], params[:, j], tokens[:, j]),
+                          same_options=same)
+        if res.ok and abs(res.plan.objective / float(obj[b, j]) - 1.0) > CHECK_RTOL:
+            res = None  # its own budget disagrees with the stacked build: one at a time
+        out.append(res)
+    return out
