@@ -20,25 +20,13 @@ DEMAND_MULTIPLIERS = (0.01, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0)  # of the budget's 
 def _expand(sc, ndim_extra: int = 1):
     """The batch scenario with every array coefficient given trailing axes, so that a batch of
     K candidates broadcasts against a grid of P model sizes as (K, P)."""
-    from planner.terms import Constraint, CostItem, PosyLoss, Term
+    from planner.analysis.levels import map_coefficients
 
     def col(x):
         a = np.asarray(x)
         return a.reshape(a.shape + (1,) * ndim_extra) if a.ndim else x
 
-    def term(t):
-        return Term(col(t.coef), t.n_exp, t.d_exp)
-
-    def item(it):
-        return CostItem(it.name, tuple(tuple(term(t) for t in p) for p in it.alternatives),
-                        it.unit)
-
-    p = sc.loss
-    loss = PosyLoss(col(p.E), col(p.A), col(p.alpha), col(p.B), col(p.beta), col(p.limit))
-    return replace(sc, loss=loss, objective=tuple(item(i) for i in sc.objective),
-                   constraints=tuple(Constraint(c.name, item(c.item), col(c.limit),
-                                                c.description) for c in sc.constraints),
-                   loss_extra=tuple(term(t) for t in sc.loss_extra))
+    return map_coefficients(sc, col)
 
 
 def _costs_on_curve(sc, curve, params, shape):
@@ -154,23 +142,19 @@ def demand_study(budget, problem=None, result=None, multipliers=None,
         reference = "the Chinchilla model's training tokens"
     from planner.budget import budget_from_data
 
-    budgets, problems = [], []
-    for j, (m, level) in enumerate(zip(multipliers, levels)):
-        if progress:
-            progress("prepare", j, len(levels))
-        if base_total > 0 and m == 1.0:
-            budgets.append(budget)
-            problems.append(problem)
-            continue
-        b = budget_from_data(set_field(data, "inference.tokens", float(level), budget), marks,
-                             where)
-        budgets.append(b)
-        try:
-            problems.append(prepare(b))
-        except PlannerError as exc:
-            problems.append(exc)
+    from planner.analysis.levels import prepare_levels
+
     if progress:
-        progress("prepare", len(levels), len(levels))
+        progress("prepare", 0, 1)
+    budgets = [budget if base_total > 0 and m == 1.0 else budget_from_data(
+        set_field(data, "inference.tokens", float(level), budget), marks, where)
+        for m, level in zip(multipliers, levels)]
+    others = [i for i, b in enumerate(budgets) if b is not budget]
+    problems: list = [problem] * len(budgets)
+    for i, p in zip(others, prepare_levels([budgets[i] for i in others])):
+        problems[i] = p  # one stacked build for the other levels where it applies
+    if progress:
+        progress("prepare", 1, 1)
     base_index = next((i for i, b in enumerate(budgets) if b is budget), None)
     outcome, results, optima = _solve_levels(budgets, problems,
                                              base_index if result is None else None, progress)
@@ -183,11 +167,24 @@ def demand_study(budget, problem=None, result=None, multipliers=None,
             "base_total": base_total, "base_problem": problem, "base_result": result}
 
 
+def _costs_agree(problem, sol, best: int, rtol: float = 1e-9) -> bool:
+    """Whether the level's optimum, costed from the level's own budget (its chosen
+    configuration built alone), has the stacked build's lifetime cost to ``rtol``."""
+    from planner.optimize.build import CandidateBuilder
+
+    own = CandidateBuilder(problem.budget, problem.law, problem.target_loss).build(best)
+    cost = float(own.scenario.objective_value(sol.params, sol.tokens))
+    return abs(cost / float(sol.objective) - 1.0) <= rtol
+
+
 def _solve_levels(budgets, problems, full_index=None, progress=None):
     """(BatchOutcome, PlanResult or None per level, (N, D, objective) or None per level): a
     PlanResult for level ``full_index`` and for the levels the batch leaves undecided."""
     from planner.optimize.batch import error_result, solve_problems
     from planner.optimize.plans import optimize_problem, plan_result, solver_name
+
+    from planner.analysis.levels import needs_prepare
+    from planner.optimize import prepare
 
     usable = [p if not isinstance(p, Exception) and solver_name(p.budget, None) == "iso_loss"
               else None for p in problems]
@@ -198,7 +195,17 @@ def _solve_levels(budgets, problems, full_index=None, progress=None):
         solved = outcome.solutions[i]
         if isinstance(p, Exception):
             results[i] = error_result(budgets[i], p)
-        elif solved is not None and i != full_index:
+            continue
+        if solved is not None and needs_prepare(p) and not _costs_agree(p, *solved):
+            solved = None  # the level's own budget disagrees with the stacked build
+        if needs_prepare(p) and (solved is None or i == full_index):
+            try:
+                p = prepare(budgets[i])  # a full plan needs the level's own cost models
+            except PlannerError as exc:
+                results[i] = error_result(budgets[i], exc)
+                continue
+            solved = None
+        if solved is not None and i != full_index:
             sol, _ = solved
             optima[i] = (float(sol.params), float(sol.tokens), float(sol.objective))
             continue
