@@ -92,3 +92,21 @@ def test_scenario_at_refuses_coefficients_of_another_shape():
     wide = map_coefficients(sc, lambda x: np.full(2, x))
     with pytest.raises(ValueError, match="shape"):
         scenario_at(wide, 0, 3)
+
+
+def test_a_level_its_own_budget_disagrees_with_is_planned_one_at_a_time(monkeypatch):
+    """The demand study checks each stacked level's optimum against the level's own budget;
+    where they disagree (forced here) the level is prepared and planned alone, with the same
+    optimum, and its figures read the prepared problem."""
+    from planner.analysis import curves
+
+    b = load_budget(CHAT)
+    fast = curves.demand_study(b, prepare(b))
+    assert sum(needs_prepare(p) for p in fast["problems"]) == 6
+    monkeypatch.setattr(curves, "_costs_agree", lambda *a, **k: False)
+    slow = curves.demand_study(b, prepare(b))
+    assert not any(needs_prepare(p) for p in slow["problems"])
+    for i, (a, r) in enumerate(zip(fast["optima"], slow["optima"])):
+        np.testing.assert_allclose(a, r, rtol=1e-9, atol=0)
+        if i != slow["base_index"]:
+            assert slow["results"][i].ok and fast["results"][i] is None

@@ -124,6 +124,8 @@ def demand_study(budget, problem=None, result=None, multipliers=None,
     (``optima``: what the figures draw, equal to ``optimize()`` of that level's budget).
     Levels the batch cannot decide (infeasible, at the search cap, another solver) go through
     ``optimize_problem`` one at a time."""
+    from planner.analysis.levels import prepare_levels
+    from planner.budget import budget_from_data
     from planner.budget.edit import budget_data, set_field
     from planner.optimize import chinchilla_point, prepare
     from planner.optimize.plans import optimize_problem, solver_name
@@ -140,10 +142,6 @@ def demand_study(budget, problem=None, result=None, multipliers=None,
     else:
         levels = chinchilla_point(problem.candidates[0].scenario)[1] * multipliers
         reference = "the Chinchilla model's training tokens"
-    from planner.budget import budget_from_data
-
-    from planner.analysis.levels import prepare_levels
-
     if progress:
         progress("prepare", 0, 1)
     budgets = [budget if base_total > 0 and m == 1.0 else budget_from_data(
@@ -179,12 +177,12 @@ def _costs_agree(problem, sol, best: int, rtol: float = 1e-9) -> bool:
 
 def _solve_levels(budgets, problems, full_index=None, progress=None):
     """(BatchOutcome, PlanResult or None per level, (N, D, objective) or None per level): a
-    PlanResult for level ``full_index`` and for the levels the batch leaves undecided."""
-    from planner.optimize.batch import error_result, solve_problems
-    from planner.optimize.plans import optimize_problem, plan_result, solver_name
-
+    PlanResult for level ``full_index`` and for the levels the batch leaves undecided.  A
+    level of a stacked build planned on its own is prepared again (in ``problems`` too)."""
     from planner.analysis.levels import needs_prepare
     from planner.optimize import prepare
+    from planner.optimize.batch import error_result, solve_problems
+    from planner.optimize.plans import optimize_problem, plan_result, solver_name
 
     usable = [p if not isinstance(p, Exception) and solver_name(p.budget, None) == "iso_loss"
               else None for p in problems]
@@ -200,7 +198,7 @@ def _solve_levels(budgets, problems, full_index=None, progress=None):
             solved = None  # the level's own budget disagrees with the stacked build
         if needs_prepare(p) and (solved is None or i == full_index):
             try:
-                p = prepare(budgets[i])  # a full plan needs the level's own cost models
+                p = problems[i] = prepare(budgets[i])  # a full plan needs its cost models
             except PlannerError as exc:
                 results[i] = error_result(budgets[i], exc)
                 continue
