@@ -167,7 +167,7 @@ def test_demand_study_levels_equal_optimize_of_each_levels_budget():
 
     b = load_budget(DOLLAR)
     study = curves.demand_study(b, prepare(b))
-    assert len(study["problems"][0].candidates) == 24
+    assert len(study["base_problem"].candidates) == 24
     data, _, _ = budget_data(b)
     assert len(study["optima"]) == len(curves.DEMAND_MULTIPLIERS) == 7
     for i, (level, opt) in enumerate(zip(study["levels"], study["optima"])):

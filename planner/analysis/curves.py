@@ -47,30 +47,38 @@ def _costs_on_curve(sc, curve, params, shape):
     return d, obj, train, ok
 
 
-def curve_costs(problem, params: np.ndarray, candidates=None) -> dict[str, np.ndarray]:
+def curve_costs(problem, params: np.ndarray, candidates=None,
+                stacked=None) -> dict[str, np.ndarray]:
     """Along the iso-loss curve at each N of ``params``: the training tokens, the lifetime cost
     (objective unit), its training and inference parts, of the cheapest candidate configuration
-    (of ``candidates``, default all of the problem's) whose constraints hold there (NaN where
-    none does or the target is out of reach)."""
+    (of ``candidates``, default all of the problem's; or the entries of the batch scenario
+    ``stacked``) whose constraints hold there (NaN where none does or the target is out of
+    reach)."""
     from planner.optimize.scenario import stack_scenarios
 
     params = np.asarray(params, dtype=float)
-    cands = list(candidates) if candidates is not None else list(problem.candidates)
-    k = len(cands)
-    shape = (k,) + params.shape if k > 1 else params.shape
-    if all(c.scenario.posynomial for c in cands):
-        scs = [_expand(stack_scenarios(c.scenario for c in cands)) if k > 1
-               else cands[0].scenario]
+    if stacked is not None:  # the configurations already stacked (planner.analysis.levels)
+        k = stacked.batch_size()
+        shape = (k,) + params.shape
+        scs = [_expand(stacked)]
         curves = [PosynomialCurve(scs[0].loss, scs[0].loss_extra, shape)]
-    else:  # one curve per candidate (a law that is not a posynomial does not stack)
-        scs = [c.scenario for c in cands]
-        curves = [sc.loss_constraint for sc in scs]
+    else:
+        cands = list(candidates) if candidates is not None else list(problem.candidates)
+        k = len(cands)
+        shape = (k,) + params.shape if k > 1 else params.shape
+        if all(c.scenario.posynomial for c in cands):
+            scs = [_expand(stack_scenarios(c.scenario for c in cands)) if k > 1
+                   else cands[0].scenario]
+            curves = [PosynomialCurve(scs[0].loss, scs[0].loss_extra, shape)]
+        else:  # one curve per candidate (a law that is not a posynomial does not stack)
+            scs = [c.scenario for c in cands]
+            curves = [sc.loss_constraint for sc in scs]
     parts = [_costs_on_curve(sc, curve, params, shape if len(scs) == 1 else params.shape)
              for sc, curve in zip(scs, curves)]
     d, obj, train, ok = (np.stack([p[i] for p in parts]) if len(parts) > 1 else parts[0][i]
                          for i in range(4))
     masked = np.where(ok, obj, np.inf)
-    if k > 1:
+    if len(shape) > params.ndim:  # several configurations: the cheapest that holds
         pick = np.argmin(masked, axis=0)
         take = lambda a: np.take_along_axis(np.broadcast_to(a, shape), pick[None], 0)[0]  # noqa
         best, d_best, t_best = take(masked), take(d), take(train)
@@ -81,7 +89,7 @@ def curve_costs(problem, params: np.ndarray, candidates=None) -> dict[str, np.nd
     nan = np.nan
     with np.errstate(invalid="ignore"):
         inference = np.where(good, best - t_best, nan)
-    reachable = np.isfinite(d).any(axis=0) if k > 1 else np.isfinite(d)
+    reachable = np.isfinite(d).any(axis=0) if len(shape) > params.ndim else np.isfinite(d)
     return {"params": params, "tokens": np.where(good, d_best, nan),
             "objective": np.where(good, best, nan),
             "train": np.where(good, t_best, nan), "inference": inference,
@@ -124,7 +132,7 @@ def demand_study(budget, problem=None, result=None, multipliers=None,
     (``optima``: what the figures draw, equal to ``optimize()`` of that level's budget).
     Levels the batch cannot decide (infeasible, at the search cap, another solver) go through
     ``optimize_problem`` one at a time."""
-    from planner.analysis.levels import prepare_levels
+    from planner.analysis.levels import Level, stack_levels
     from planner.budget import budget_from_data
     from planner.budget.edit import budget_data, set_field
     from planner.optimize import chinchilla_point, prepare
@@ -149,8 +157,15 @@ def demand_study(budget, problem=None, result=None, multipliers=None,
         for m, level in zip(multipliers, levels)]
     others = [i for i, b in enumerate(budgets) if b is not budget]
     problems: list = [problem] * len(budgets)
-    for i, p in zip(others, prepare_levels([budgets[i] for i in others])):
-        problems[i] = p  # one stacked build for the other levels where it applies
+    build = stack_levels([budgets[i] for i in others])  # the other levels built as one
+    for j, i in enumerate(others):
+        if build is not None:
+            problems[i] = Level(build, j)
+            continue
+        try:
+            problems[i] = prepare(budgets[i])
+        except PlannerError as exc:
+            problems[i] = exc
     if progress:
         progress("prepare", 1, 1)
     base_index = next((i for i, b in enumerate(budgets) if b is budget), None)
@@ -165,44 +180,46 @@ def demand_study(budget, problem=None, result=None, multipliers=None,
             "base_total": base_total, "base_problem": problem, "base_result": result}
 
 
-def _costs_agree(problem, sol, best: int, rtol: float = 1e-9) -> bool:
-    """Whether the level's optimum, costed from the level's own budget (its chosen
-    configuration built alone), has the stacked build's lifetime cost to ``rtol``."""
-    from planner.optimize.build import CandidateBuilder
-
-    own = CandidateBuilder(problem.budget, problem.law, problem.target_loss).build(best)
-    cost = float(own.scenario.objective_value(sol.params, sol.tokens))
-    return abs(cost / float(sol.objective) - 1.0) <= rtol
-
-
 def _solve_levels(budgets, problems, full_index=None, progress=None):
     """(BatchOutcome, PlanResult or None per level, (N, D, objective) or None per level): a
     PlanResult for level ``full_index`` and for the levels the batch leaves undecided.  A
-    level of a stacked build planned on its own is prepared again (in ``problems`` too)."""
-    from planner.analysis.levels import needs_prepare
+    level of the stacked build is checked against its own budget (its optimum's cost to
+    1e-9); a level that fails, or that the solve leaves undecided, is prepared on its own
+    (``problems`` updated) and planned one at a time."""
+    from planner.analysis.levels import Level
     from planner.optimize import prepare
     from planner.optimize.batch import error_result, solve_problems
     from planner.optimize.plans import optimize_problem, plan_result, solver_name
 
-    usable = [p if not isinstance(p, Exception) and solver_name(p.budget, None) == "iso_loss"
-              else None for p in problems]
+    usable = [p if not isinstance(p, (Exception, Level)) and solver_name(p.budget, None)
+              == "iso_loss" else None for p in problems]
     outcome = solve_problems(usable, progress)
+    build = next((p.levels for p in problems if isinstance(p, Level)), None)
+    if build is not None:
+        b_obj, b_n, b_d = build.solve()
     results: list = [None] * len(problems)
     optima: list = [None] * len(problems)
     for i, p in enumerate(problems):
-        solved = outcome.solutions[i]
-        if isinstance(p, Exception):
-            results[i] = error_result(budgets[i], p)
-            continue
-        if solved is not None and needs_prepare(p) and not _costs_agree(p, *solved):
-            solved = None  # the level's own budget disagrees with the stacked build
-        if needs_prepare(p) and (solved is None or i == full_index):
-            try:
-                p = problems[i] = prepare(budgets[i])  # a full plan needs its cost models
+        if isinstance(p, Level):
+            j = p.j
+            best = int(np.argmin(b_obj[:, j]))
+            n, d, cost = float(b_n[best, j]), float(b_d[best, j]), float(b_obj[best, j])
+            cap = build.candidates[best].scenario.params_range[1] * (1 - 1e-5)
+            if np.isfinite(cost) and n < cap and abs(
+                    build.own_cost(j, best, n, d) / cost - 1.0) <= 1e-9:
+                optima[i] = (n, d, cost)
+                continue
+            try:  # infeasible, at the search cap, or its own budget disagrees: on its own
+                p = problems[i] = prepare(budgets[i])
             except PlannerError as exc:
                 results[i] = error_result(budgets[i], exc)
                 continue
             solved = None
+        else:
+            solved = outcome.solutions[i]
+        if isinstance(p, Exception):
+            results[i] = error_result(budgets[i], p)
+            continue
         if solved is not None and i != full_index:
             sol, _ = solved
             optima[i] = (float(sol.params), float(sol.tokens), float(sol.objective))
@@ -228,6 +245,7 @@ def cost_vs_params_data(study: dict, show=(0.01, 0.1, 1.0, 10.0, 100.0),
                         points: int = 160) -> dict[str, Any]:
     """Lifetime cost vs N along the iso-loss curve for a few demand levels, with each level's
     optimum (the solver's answer, to be seen at the curve's minimum)."""
+    from planner.analysis.levels import Level
     from planner.optimize import chinchilla_point
 
     base = study["base_problem"]
@@ -241,7 +259,9 @@ def cost_vs_params_data(study: dict, show=(0.01, 0.1, 1.0, 10.0, 100.0),
     curves = []
     for i in pick:
         n, d, objective = study["optima"][i]
-        c = curve_costs(study["problems"][i], grid)
+        level = study["problems"][i]
+        c = (curve_costs(level, grid) if not isinstance(level, Level)
+             else curve_costs(None, grid, stacked=level.levels.level(level.j)))
         curves.append({"multiplier": float(study["multipliers"][i]),
                        "demand_tokens": float(study["levels"][i]),
                        "objective": c["objective"],

@@ -4,20 +4,20 @@ The report's figures plan the budget at six other lifetime demands (×0.01 … �
 budgets differ only in numbers, so instead of building every serving configuration's cost
 model once per level (216 for examples/chat-assistant.yaml), the configurations are built once
 from ``planner.optimize.stacked.stacked_view`` (a number that differs between the levels reads
-as an array of their values) and each level's scenarios are the build's coefficients at that
-level (``scenario_at``).  A level's problem then carries scenarios only (no cost model): the
-figures and the stacked solve read nothing else.
+as an array of their values), stacked into one batch scenario of (configurations × levels)
+entries and solved by one vectorised 1-D solve; a level's scenarios are sliced out of the
+batch for its figure (``StackedLevels.level``).
 
 Where the stacked build cannot express the levels (``Unstackable``, a formula that branches on
 a number, a law that is not a posynomial, a target at one level that cannot be reached) or a
-level's configurations are not those of the build, the levels are prepared one at a time
-(``prepare``), as before.
+level's configurations are not those of the build, ``stack_levels`` gives None and the levels
+are prepared one at a time (``prepare``), as before.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -45,75 +45,96 @@ def map_coefficients(sc, fn: Callable):
                    loss_extra=tuple(term(t) for t in sc.loss_extra))
 
 
-def scenario_at(sc, j: int, points: int):
-    """Level ``j`` of a stacked build's scenario: every coefficient that holds one value per
-    level (an array of ``points``) at that level, the others as they are."""
-    def pick(x):
-        a = np.asarray(x)
-        if a.ndim == 0:
-            return x
-        if a.shape != (points,):
-            raise ValueError(f"a coefficient of shape {a.shape} in a build of {points} levels")
-        return float(a[j])
+@dataclass(frozen=True)
+class StackedLevels:
+    """Budgets of one budget at several demands, built as one: ``scenario`` holds every
+    configuration at every level, configuration-major (entry ``q·P + j`` is configuration
+    ``q`` at level ``j`` of ``P``); ``candidates`` are the build's configurations (their
+    coefficients one per level, no per-level cost model)."""
 
-    return map_coefficients(sc, pick)
+    budgets: tuple
+    law: Any
+    losses: tuple
+    candidates: tuple
+    scenario: Any
+
+    @property
+    def points(self) -> int:
+        return len(self.budgets)
+
+    def level(self, j: int):
+        """The batch scenario of every configuration at level ``j`` (entry ``q``:
+        configuration ``q``), what ``curves.curve_costs`` reads."""
+        p = self.points
+        return map_coefficients(self.scenario, lambda x: np.asarray(x)[j::p]
+                                if np.ndim(x) else x)
+
+    def solve(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each configuration's optimum at each level, one vectorised 1-D solve: objective
+        (inf where infeasible), N and D, arrays of shape (configurations, levels)."""
+        from planner.optimize.iso_loss import solve_iso_loss
+
+        k, p = len(self.candidates), self.points
+        sol = solve_iso_loss(self.scenario)
+        status = np.asarray(sol.status).reshape(k, p)
+        obj = np.where(status == "optimal", np.asarray(sol.objective, float).reshape(k, p),
+                       np.inf)
+        return (obj, np.asarray(sol.params, float).reshape(k, p),
+                np.asarray(sol.tokens, float).reshape(k, p))
+
+    def own_cost(self, j: int, best: int, params: float, tokens: float) -> float:
+        """The lifetime cost of (N, D) in configuration ``best``, built from level ``j``'s own
+        budget alone (to check the stacked build against)."""
+        from planner.optimize.build import CandidateBuilder
+
+        own = CandidateBuilder(self.budgets[j], self.law, self.losses[j]).build(best)
+        return float(own.scenario.objective_value(params, tokens))
 
 
-def prepare_levels(budgets: Sequence) -> list:
-    """Per budget (one budget at several demands): its ``Problem``, or the ``PlannerError``
-    that preparing it raised.  The problems of a stacked build have candidates without cost
-    models (``needs_prepare``): prepare such a level again before making a full plan of it."""
-    stacked = _stacked(budgets)
-    if stacked is not None:
-        return stacked
-    from planner.optimize import prepare
+@dataclass(frozen=True)
+class Level:
+    """Level ``j`` of a stacked build, standing where its prepared ``Problem`` would."""
 
-    out: list = []
-    for b in budgets:
-        try:
-            out.append(prepare(b))
-        except PlannerError as exc:
-            out.append(exc)
-    return out
+    levels: StackedLevels
+    j: int
+
+    @property
+    def budget(self):
+        return self.levels.budgets[self.j]
 
 
-def needs_prepare(problem) -> bool:
-    """Whether ``problem`` came from a stacked build (scenarios only, no cost models)."""
-    cands = getattr(problem, "candidates", ())
-    return bool(cands) and cands[0].config is not None and cands[0].cost_model is None
-
-
-def _stacked(budgets: Sequence):
-    """The problems from one stacked build, or None where it does not apply."""
+def stack_levels(budgets: Sequence) -> Optional[StackedLevels]:
+    """The levels as one stacked build, or None where it does not apply (no hardware: one
+    cheap scenario each; a law that is not a posynomial; numbers the build cannot express;
+    levels whose configurations differ): prepare those one at a time."""
     from planner.optimize.align import align_candidates
     from planner.optimize.build import CandidateBuilder, resolve_law, target_loss
-    from planner.optimize.problem import Problem
+    from planner.optimize.scenario import stack_scenarios
     from planner.optimize.stacked import Unstackable, stacked_view
 
     p = len(budgets)
     if p < 2 or not all(b.uses_hardware for b in budgets):
-        return None  # FLOPs budgets have one cheap scenario each
+        return None
     try:
         law = resolve_law(budgets[0])
         if not law.is_posynomial or getattr(law, "repeats_data", False):
             return None
         if any(resolve_law(b) != law for b in budgets[1:]):
             return None
-        losses = [target_loss(b, law) for b in budgets]
+        losses = tuple(target_loss(b, law) for b in budgets)
         builder = CandidateBuilder(stacked_view(budgets), law, np.array(losses, dtype=float))
-        cands = align_candidates([builder.build(k) for k in range(len(builder))])
+        cands = tuple(align_candidates([builder.build(k) for k in range(len(builder))]))
         metas = [builder.meta(k) for k in range(len(builder))]
-        out = []
         for j, b in enumerate(budgets):
             own = CandidateBuilder(b, law, losses[j])
             if len(own) != len(metas) or any(own.meta(k) != m for k, m in enumerate(metas)):
                 return None
-            level = tuple(replace(c, scenario=scenario_at(c.scenario, j, p), cost_model=None,
-                                  budget=None) for c in cands)
-            out.append(Problem(b, law, losses[j], level))
-        return out
+        scenario = stack_scenarios(c.scenario for c in cands)
+        if scenario.batch_size() != len(cands) * p:
+            return None
+        return StackedLevels(tuple(budgets), law, losses, cands, scenario)
     except (Unstackable, PlannerError, TypeError, ValueError, ArithmeticError):
         return None
 
 
-__all__ = ["map_coefficients", "needs_prepare", "prepare_levels", "scenario_at"]
+__all__ = ["Level", "StackedLevels", "map_coefficients", "stack_levels"]
