@@ -5,7 +5,6 @@ contours.  ``planner.render.figures`` draws them.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import numpy as np

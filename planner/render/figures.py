@@ -6,9 +6,10 @@ pyplot) of the numbers computed by ``planner.analysis.curves`` and ``.sensitivit
 * iso-loss contours in (N, D) with iso-FLOP lines and the optimum's path as demand grows;
 * a tornado chart of the plan's sensitivity (planner.analysis.sensitivity).
 
-matplotlib is an optional extra (``pip install matplotlib``, or the ``plot`` extra: ``pip install '.[plot]'`` in a checkout) imported inside the drawing
-functions.  ``save_figure`` writes PNG and SVG; the SVG is byte-stable between runs
-(``svg.hashsalt`` fixed, no date in the metadata).
+matplotlib is an optional extra (``pip install matplotlib``, or the ``plot`` extra:
+``pip install '.[plot]'`` in a checkout) imported inside the drawing functions.
+``save_figure`` writes PNG (the default) and/or SVG, each figure laid out once; the SVG is
+byte-stable between runs (``svg.hashsalt`` fixed, no date in the metadata).
 """
 
 from __future__ import annotations
