@@ -11,9 +11,14 @@ previous algorithm in the same run:
     ``planner.optimize.iso_loss_reference`` (the previous solver, kept as the oracle);
 (g) the same with ``--uncertainty`` (1,000 law samples): the CLI's extra seconds over (f), and
     ``plan_uncertainty`` vs the same call on the previous solver;
-(h) ``planner optimize --solver gp``: against the floors ``import numpy`` and ``import cvxpy``,
-    and the 216 GP solves (log-form problems) vs ``planner.optimize.gp_reference`` (the
-    previous DGP-mode solver), cold (building the cached problems) and warm.
+(h) ``planner optimize --solver gp``: the exponential-cone GP handed to Clarabel
+    (``planner.optimize.gp_conic``) against the previous path in the same run (the cvxpy
+    log-form GP per candidate, each infeasible candidate's binding constraints named:
+    ``previous_gp()``), as a CLI subprocess and as library calls (the 216 candidate solves,
+    whole ``optimize()``), with the floors ``import numpy`` / ``import cvxpy`` and the
+    default solver's CLI, and where the new path's time goes (import, cone programs, Clarabel);
+    plus the 216 cvxpy solves (binding constraints unnamed) vs ``planner.optimize.gp_reference``
+    (DGP mode), cold and warm.
 Last line: one JSON object with the figures.
 
     python benchmarks/solvers.py [--quick] [--repeat N]
@@ -109,6 +114,54 @@ def previous_iso_loss():
         iso_loss.solve_iso_loss, iso_loss._Curve = saved
 
 
+# the previous `--solver gp` path in a CLI subprocess (``previous_gp`` in this process): every
+# candidate through the cvxpy log-form GP, binding constraints named for each infeasible one
+PREVIOUS_CLI = """
+import sys
+from planner.optimize import gp, gp_conic
+gp_conic.solve_gp = lambda sc, retry_binding=True: gp.solve_gp(sc)
+gp_conic.name_binding = lambda sc, sol: sol
+from planner.cli.app import run_cli
+sys.exit(run_cli(sys.argv[1:]))
+"""
+
+
+@contextlib.contextmanager
+def previous_gp():
+    """Route ``--solver gp`` to the previous path (as ``PREVIOUS_CLI`` does) in this process."""
+    from planner.optimize import gp, gp_conic
+
+    saved = gp_conic.solve_gp, gp_conic.name_binding
+    gp_conic.solve_gp = lambda sc, retry_binding=True: gp.solve_gp(sc)
+    gp_conic.name_binding = lambda sc, sol: sol
+    try:
+        yield
+    finally:
+        gp_conic.solve_gp, gp_conic.name_binding = saved
+
+
+def gp_breakdown() -> dict:
+    """Where the new path's 216 solves go: cone programs built, Clarabel's solves (Python
+    wrapper included), and the import of Clarabel over numpy (a subprocess)."""
+    from planner.optimize import gp_conic
+
+    problem = prepare(load_budget(ROOT / CHAT))
+    scs = [c.scenario for c in problem.candidates]
+    t = time.perf_counter()
+    progs = [gp_conic.cone_program(sc) for sc in scs]
+    build = time.perf_counter() - t
+    t = time.perf_counter()
+    for A, b, c, kinds, _ in progs:
+        gp_conic._clarabel(A, b, c, kinds)
+    solve = time.perf_counter() - t
+    code = ("import time, numpy; t = time.perf_counter(); import clarabel; "
+            "print(time.perf_counter() - t)")
+    imp = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               check=True).stdout)
+    return {"gp_import_clarabel_s": imp, "gp_cone_programs_216_s": build,
+            "gp_clarabel_216_s": solve}
+
+
 def issue12_rows(repeat: int) -> dict:
     """Rows (f)–(h): CLI subprocess and library timings with same-run baselines."""
     from planner.analysis.uncertainty import plan_uncertainty
@@ -119,6 +172,7 @@ def issue12_rows(repeat: int) -> dict:
     cli = cli_seconds(["-m", "planner", "optimize", CHAT], repeat)
     cli_unc = cli_seconds(["-m", "planner", "optimize", CHAT, "--uncertainty"], repeat)
     cli_gp = cli_seconds(["-m", "planner", "optimize", CHAT, "--solver", "gp"], repeat)
+    cli_gp_old = cli_seconds(["-c", PREVIOUS_CLI, "optimize", CHAT, "--solver", "gp"], repeat)
 
     problem = prepare(load_budget(ROOT / CHAT))
     sc = problem.stackable
@@ -136,8 +190,42 @@ def issue12_rows(repeat: int) -> dict:
         abs(new_report[key][q] / old_report[key][q] - 1.0) < 1e-9
         for key in ("params", "train_tokens", "objective") for q in ("p10", "p50", "p90")))
 
-    def all_gp(module):  # the 216 configurations through one GP module, as --solver gp does
-        return [module.solve_gp(c.scenario) for c in problem.candidates]
+    from planner.optimize import gp_conic
+
+    def new_gp():  # the 216 configurations as --solver gp solves them, nothing remembered
+        gp_conic._solve_memo.cache_clear()
+        gp_conic._binding_memo.cache_clear()
+        return solve_candidates(problem, "gp")
+
+    def old_gp():
+        gp._CACHE.clear()
+        with previous_gp():
+            return solve_candidates(problem, "gp")
+
+    def opt_gp(fn):
+        def run():
+            gp_conic._solve_memo.cache_clear()
+            gp_conic._binding_memo.cache_clear()
+            gp._CACHE.clear()
+            return fn()
+        return run
+
+    lib_gp = best_of(new_gp, repeat)
+    lib_gp_old = best_of(old_gp, repeat)
+    (a, ka), (b, kb) = new_gp(), old_gp()
+    gp_same = ka == kb and abs(a.objective / b.objective - 1.0) < 1e-6
+    opt_new = best_of(opt_gp(lambda: optimize(ROOT / CHAT, solver="gp")), repeat)
+
+    def opt_old():
+        with previous_gp():
+            return optimize(ROOT / CHAT, solver="gp")
+
+    opt_prev = best_of(opt_gp(opt_old), repeat)
+    breakdown = gp_breakdown()
+
+    def all_gp(module):  # the 216 configurations through one cvxpy GP module (the DGP-mode
+        # solver fails numerically naming some binding constraints: solves only)
+        return [module.solve_gp(c.scenario, retry_binding=False) for c in problem.candidates]
 
     gp._CACHE.clear()
     gp_cold = best_of(lambda: all_gp(gp), 1)  # builds one problem per structure
@@ -149,13 +237,17 @@ def issue12_rows(repeat: int) -> dict:
 
     rows = {"floor_import_numpy": floor, "floor_import_cvxpy": floor_cvxpy,
             "cli_optimize": cli, "cli_optimize_uncertainty": cli_unc, "cli_optimize_gp": cli_gp,
+            "cli_optimize_gp_previous": cli_gp_old, "gp_candidates_216": lib_gp,
+            "gp_candidates_216_previous": lib_gp_old, "optimize_gp_call": opt_new,
+            "optimize_gp_call_previous": opt_prev,
             "solve_216": lib, "solve_216_previous": lib_old, "optimize_call": lib_opt,
             "uncertainty_call": unc, "uncertainty_previous": unc_old,
             "gp_216_cold": gp_cold, "gp_216_warm": gp_warm, "gp_216_previous_cold": gp_cold_old,
             "gp_216_previous_warm": gp_warm_old}
     out = {f"{key}_{kind}_s": val[i] for key, val in rows.items()
            for i, kind in enumerate(("wall", "cpu"))}
-    out.update(uncertainty_same_percentiles=same, gp_structures=structures)
+    out.update(uncertainty_same_percentiles=same, gp_structures=structures,
+               gp_same_plan=gp_same, **breakdown)
 
     def pair(x, unit=1.0, fmt="{:.2f}"):
         return f"{fmt.format(x[0] * unit)} wall / {fmt.format(x[1] * unit)} CPU"
@@ -173,12 +265,19 @@ def issue12_rows(repeat: int) -> dict:
     print(f"(g) + --uncertainty (1,000 samples): CLI {pair(cli_unc)} s, +{pair(extra)} s; "
           f"plan_uncertainty {pair(unc, **ms)} ms vs {pair(unc_old, **ms)} ms previous "
           f"({ratio(unc_old, unc)}; same percentiles: {same})")
-    over = (cli_gp[0] - floor_cvxpy[0], cli_gp[1] - floor_cvxpy[1])
-    print(f"(h) --solver gp: CLI {pair(cli_gp)} s = {ratio(cli_gp, floor)} the numpy floor, "
-          f"{pair(over)} s over 'import cvxpy'; 216 GP solves {pair(gp_cold)} s cold "
-          f"({structures} problem structures built) vs {pair(gp_cold_old)} s previous "
-          f"({ratio(gp_cold_old, gp_cold)}); warm {pair(gp_warm)} s vs {pair(gp_warm_old)} s "
-          f"previous ({ratio(gp_warm_old, gp_warm)})")
+    print(f"(h) --solver gp: CLI {pair(cli_gp)} s vs {pair(cli_gp_old)} s previous "
+          f"({ratio(cli_gp_old, cli_gp)}); = {ratio(cli_gp, cli)} the default solver's CLI, "
+          f"{ratio(cli_gp, floor)} the numpy floor ('import cvxpy' alone: {pair(floor_cvxpy)} s)")
+    print(f"    216 candidate solves {pair(lib_gp, **ms)} ms vs {pair(lib_gp_old, **ms)} ms "
+          f"previous ({ratio(lib_gp_old, lib_gp)}; same plan: {gp_same}); optimize() "
+          f"{pair(opt_new, **ms)} ms vs {pair(opt_prev, **ms)} ms previous "
+          f"({ratio(opt_prev, opt_new)})")
+    print(f"    breakdown: import clarabel {breakdown['gp_import_clarabel_s'] * 1e3:.0f} ms, "
+          f"216 cone programs {breakdown['gp_cone_programs_216_s'] * 1e3:.0f} ms, 216 Clarabel "
+          f"solves {breakdown['gp_clarabel_216_s'] * 1e3:.0f} ms")
+    print(f"    cvxpy oracle: 216 solves {pair(gp_cold)} s cold ({structures} problem structures "
+          f"built) vs {pair(gp_cold_old)} s DGP mode ({ratio(gp_cold_old, gp_cold)}); warm "
+          f"{pair(gp_warm)} s vs {pair(gp_warm_old)} s ({ratio(gp_warm_old, gp_warm)})")
     return out
 
 

@@ -14,6 +14,7 @@ Coefficients may be numpy arrays: a batch of scenarios with the same structure.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import reduce
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -43,26 +44,36 @@ class Term(NamedTuple):
         return self.coef * _pow(params, self.n_exp) * _pow(tokens, self.d_exp)
 
     def scaled(self, factor) -> "Term":
-        return Term(self.coef * factor, self.n_exp, self.d_exp)
+        return _new(Term, (self[0] * factor, self[1], self[2]))
 
 
 Posynomial = tuple[Term, ...]
+
+_new = tuple.__new__
+"""``_new(Term, (coef, n_exp, d_exp))``: a Term without the Python-level ``__new__`` call
+(the cost models build tens of thousands per plan)."""
+
+
+def scale_terms(p: Posynomial, factor) -> Posynomial:
+    """Every term of ``p`` times ``factor`` (a number or an array)."""
+    return tuple([_new(Term, (c * factor, n, d)) for c, n, d in p])
 
 
 def merge_like_terms(p: Posynomial) -> Posynomial:
     """The same posynomial with like terms (equal exponents) summed, in first-seen order:
     fewer terms for the solvers, same values."""
     out: dict[tuple, Any] = {}
+    get = out.get
     for t in p:
-        key = (float(t.n_exp), float(t.d_exp))
-        out[key] = out.get(key, 0.0) + t.coef
-    return tuple(Term(c, n, d) for (n, d), c in out.items())
+        key = (float(t[1]), float(t[2]))
+        out[key] = get(key, 0.0) + t[0]
+    return tuple([_new(Term, (c, n, d)) for (n, d), c in out.items()])
 
 
 def posy_value(terms: Posynomial, params, tokens):
     total = 0.0
-    for t in terms:
-        total = total + t.value(params, tokens)
+    for coef, n_exp, d_exp in terms:  # Term.value, inlined
+        total = total + coef * _pow(params, n_exp) * _pow(tokens, d_exp)
     return total
 
 
@@ -91,7 +102,9 @@ class CostItem:
 
     def value(self, params, tokens):
         vals = [posy_value(p, params, tokens) for p in self.alternatives]
-        return vals[0] if len(vals) == 1 else np.maximum.reduce(np.broadcast_arrays(*vals))
+        # np.maximum pairwise from the left: the values (and NaN propagation) of
+        # np.maximum.reduce over the broadcast stack, without building the stack
+        return vals[0] if len(vals) == 1 else reduce(np.maximum, vals)
 
     def dlog(self, params, tokens, slope):
         """Derivative along the iso-loss curve (of the largest alternative)."""
@@ -105,16 +118,12 @@ class CostItem:
         return np.take_along_axis(np.stack(ders), pick[None, ...], axis=0)[0]
 
     def scaled(self, factor) -> "CostItem":
-        return CostItem(
-            self.name, tuple(tuple(t.scaled(factor) for t in p) for p in self.alternatives),
-            self.unit,
-        )
+        return CostItem(self.name, tuple([scale_terms(p, factor) for p in self.alternatives]),
+                        self.unit)
 
     def structure(self) -> tuple:
         """Exponents and layout: what a cached GP depends on (coefficients excluded)."""
-        return tuple(
-            tuple((float(t.n_exp), float(t.d_exp)) for t in p) for p in self.alternatives
-        )
+        return tuple([tuple([(float(n), float(d)) for _, n, d in p]) for p in self.alternatives])
 
     @property
     def depends_on_tokens(self) -> bool:

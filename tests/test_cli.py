@@ -166,6 +166,22 @@ def test_cli_import_keeps_heavy_modules_out():
     assert out == "[]"
 
 
+def test_optimize_run_keeps_heavy_modules_out():
+    """A whole ``planner optimize`` run (the real entry point, in a fresh interpreter) plans
+    without cvxpy, scipy, matplotlib or torch: the default solver needs none of them."""
+    code = ("import atexit, runpy, sys\n"
+            "atexit.register(lambda: print('HEAVY', [m for m in ('cvxpy', 'scipy', "
+            "'matplotlib', 'torch') if m in sys.modules], file=sys.stderr))\n"
+            "sys.argv = ['planner', 'optimize', 'examples/chat-assistant.yaml', '--json']\n"
+            "runpy.run_module('planner', run_name='__main__')\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["status"] == "optimal" and 1e8 < doc["plan"]["params"] < 1e12
+    assert res.stderr.strip().splitlines()[-1] == "HEAVY []"
+
+
 def test_real_entry_point_never_prints_a_traceback(tmp_path):
     path = write(tmp_path, "schema_version: 1\ntarget: {loss: 1.0}\n")
     res = subprocess.run([sys.executable, "-m", "planner", "optimize", path],

@@ -133,6 +133,29 @@ def test_loaded_tpot_adds_the_interleaved_prefill():
     assert loaded > 1.5 * tpot  # 2000-token prompts: prefill is a large share of a step
 
 
+def test_latency_items_built_once_per_roofline_and_arguments():
+    """TPOT and TTFT are built once per roofline and arguments (the cost model asks for them
+    alone and inside loaded TPOT); other GPU counts, prompts or rooflines get their own."""
+    from planner.costs.inference import time_per_output_token, time_to_first_token
+
+    b = budget({"hardware": "h100-sxm", "batch_size": 64}, tin=2000, tout=400)
+    cm = cost_model(b, ServingConfig(16, 0, 1))
+    roof, n = cm.roofline, 4e9
+    assert time_per_output_token(roof, 1) is cm.latency["time_per_output_token_unloaded_s"]
+    assert time_to_first_token(roof, 2000, 1) is cm.latency["time_to_first_token_s"]
+    one = float(time_per_output_token(roof, 1).value(n, 1.0))
+    two = float(time_per_output_token(roof, 2).value(n, 1.0))  # weights split over 2 GPUs
+    assert 0.45 * one < two < 0.75 * one  # plus all-reduces, not half
+    # a roofline at batch 1 is another roofline, with its own (shorter) step
+    single = replace(roof, batch=1.0)
+    assert float(time_per_output_token(single, 1).value(n, 1.0)) < one
+    # prompts as an array (unhashable): built each call, per element as for a scalar
+    ttft = time_to_first_token(roof, np.array([2000.0, 500.0]), 1).value(n, 1.0)
+    assert ttft[0] == pytest.approx(float(cm.latency["time_to_first_token_s"].value(n, 1.0)),
+                                    rel=1e-12)
+    assert ttft[1] < ttft[0]
+
+
 # ---- 5. ridge batch -------------------------------------------------------------------------
 def _first_compute_bound_batch(cm, n, limit=200_000):
     for bb in np.unique(np.geomspace(1, limit, 4000).astype(int)):

@@ -1,4 +1,6 @@
-"""The two solvers agree with each other, with a dense brute-force grid, and with closed forms."""
+"""The two solvers agree with each other, with a dense brute-force grid, and with closed forms.
+The GP runs twice: the exponential-cone program handed to Clarabel (``gp_conic``, what
+``--solver gp`` runs) and the same program written for cvxpy (``gp``, its oracle)."""
 
 from dataclasses import replace
 
@@ -8,15 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.laws import ALL_PRESETS, ChinchillaLaw, KaplanLaw
-from planner.optimize import optimize_batch
+from planner.optimize import gp, gp_conic, optimize_batch
 from planner.optimize.build import flops_items
-from planner.optimize.gp import solve_gp
 from planner.optimize.iso_loss import solve_iso_loss
 from planner.optimize.scenario import Scenario
 from planner.terms import Constraint, CostItem
 
 LAWS = [ALL_PRESETS[k] for k in ("hoffmann2022", "epoch2024", "gadre2024-c4", "gadre2024-rw")]
 DEMANDS = [0.0, 1e6, 1e10, 1e12, 1e13, 1e14, 1e15]
+GPS = [pytest.param(gp_conic.solve_gp, id="gp_conic"), pytest.param(gp.solve_gp, id="gp_cvxpy")]
 
 
 def flops_scenario(law, loss, tokens, constraints=()):
@@ -42,9 +44,10 @@ def brute_force(law, loss, tokens, points=400_001):
     return n2[j], d2[j], cost2[j]
 
 
+@pytest.mark.parametrize("solve_gp", GPS)
 @pytest.mark.parametrize("law", LAWS, ids=lambda l: l.name)
 @pytest.mark.parametrize("tokens", DEMANDS)
-def test_solvers_agree_with_each_other_and_brute_force(law, tokens):
+def test_solvers_agree_with_each_other_and_brute_force(law, tokens, solve_gp):
     loss = law.E + 0.3  # a realistic target ~0.3 nats above the floor
     sc = flops_scenario(law, loss, tokens)
     a, b = solve_iso_loss(sc), solve_gp(sc)
@@ -62,7 +65,8 @@ def test_solvers_agree_with_each_other_and_brute_force(law, tokens):
 
 @pytest.mark.parametrize("target", [2.0, 2.3, 2.8])
 @pytest.mark.parametrize("tokens", [0.0, 1e12, 1e15])
-def test_kaplan_goes_through_the_gp_via_its_posynomial_transform(target, tokens):
+@pytest.mark.parametrize("solve_gp", GPS)
+def test_kaplan_goes_through_the_gp_via_its_posynomial_transform(target, tokens, solve_gp):
     law = KaplanLaw()
     sc = flops_scenario(law, target, tokens)
     a, b = solve_iso_loss(sc), solve_gp(sc)
@@ -73,7 +77,8 @@ def test_kaplan_goes_through_the_gp_via_its_posynomial_transform(target, tokens)
 
 @pytest.mark.parametrize("law", LAWS, ids=lambda l: l.name)
 @pytest.mark.parametrize("loss_above_E", [0.1, 0.3, 1.0])
-def test_zero_demand_is_the_closed_form_chinchilla_optimum(law, loss_above_E):
+@pytest.mark.parametrize("solve_gp", GPS)
+def test_zero_demand_is_the_closed_form_chinchilla_optimum(law, loss_above_E, solve_gp):
     loss = law.E + loss_above_E
     sol = solve_iso_loss(flops_scenario(law, loss, 0.0))
     # Hoffmann et al. 2022: N_opt = G·(C/6)^(β/(α+β)), D_opt = G^-1·(C/6)^(α/(α+β)) at C = 6ND
@@ -83,8 +88,8 @@ def test_zero_demand_is_the_closed_form_chinchilla_optimum(law, loss_above_E):
     # and x = A·N^-α equals x0 = β(L* − E)/(α + β) (docs/optimizer.md)
     x0 = law.beta * loss_above_E / (law.alpha + law.beta)
     assert law.A * sol.params ** -law.alpha == pytest.approx(x0, rel=1e-9)
-    gp = solve_gp(flops_scenario(law, loss, 0.0))
-    assert gp.params == pytest.approx(float(n_cf), rel=1e-3)
+    exact = solve_gp(flops_scenario(law, loss, 0.0))
+    assert exact.params == pytest.approx(float(n_cf), rel=1e-3)
 
 
 def test_published_ratio_hoffmann_20_tokens_per_parameter_region():
@@ -137,7 +142,7 @@ def test_generic_path_matches_fast_path():
     assert np.allclose(fast.objective, generic.objective, rtol=1e-12)
 
 
-@pytest.mark.parametrize("solver", [solve_iso_loss, solve_gp])
+@pytest.mark.parametrize("solver", [pytest.param(solve_iso_loss, id="iso_loss"), *GPS])
 def test_constraints_bind_and_agree(solver):
     law = ALL_PRESETS["epoch2024"]
     cap = Constraint("max_train_tokens", CostItem.monomial("tokens", 1.0, 0, 1), 5e11)
@@ -156,7 +161,8 @@ def test_constraints_bind_and_agree(solver):
     assert "max_params" in both.binding
 
 
-def test_gp_agrees_on_constrained_problems():
+@pytest.mark.parametrize("solve_gp", GPS)
+def test_gp_agrees_on_constrained_problems(solve_gp):
     law = ALL_PRESETS["hoffmann2022"]
     for limit in (3e11, 1e12, 5e12):
         cap = Constraint("max_train_tokens", CostItem.monomial("tokens", 1.0, 0, 1), limit)
@@ -170,5 +176,5 @@ def test_gp_agrees_on_constrained_problems():
 
 def test_target_at_or_below_E_is_infeasible_in_both():
     law = ChinchillaLaw(E=1.8, A=400, B=400, alpha=0.3, beta=0.3)
-    for solver in (solve_iso_loss, solve_gp):
+    for solver in (solve_iso_loss, gp_conic.solve_gp, gp.solve_gp):
         assert solver(flops_scenario(law, 1.8, 1e12)).status == "infeasible"

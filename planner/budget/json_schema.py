@@ -46,7 +46,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "train": "Training cluster: hardware, GPUs, MFU, deadline (days), dollar limit.",
         "serve": "Serving: hardware, batch, weight/KV bits, latency SLOs (ms), speculation.",
         "model": "Pin the model: its parameter count (and shape) is costed, not optimised.",
-        "solver": "auto (iso_loss), gp (cvxpy geometric program) or iso_loss (1-D).",
+        "solver": "auto (iso_loss), gp (geometric program, Clarabel) or iso_loss (1-D).",
         "data": "Training data available (unique tokens).",
         "uncertainty": "Spread of the optimum over the law's bootstrap samples: true, or "
                        "{samples, seed}.",

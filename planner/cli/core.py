@@ -22,7 +22,7 @@ def optimize(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
     solver: Optional[SolverChoice] = typer.Option(
         None, "--solver", case_sensitive=False,
-        help="iso_loss (fast 1-D, default) or gp (cvxpy geometric program)."),
+        help="iso_loss (fast 1-D, default) or gp (geometric program, Clarabel)."),
     check: bool = typer.Option(False, "--check", help="Also run the other solver and report "
                                "the relative difference."),
     uncertainty: bool = typer.Option(False, "--uncertainty", help="Spread of the optimum over "

@@ -20,7 +20,7 @@ from planner.cli.app import (
 
 SolverOpt = typer.Option(None, "--solver", case_sensitive=False,
                          help="iso_loss (fast 1-D, batched; default) or gp "
-                         "(cvxpy geometric program, one point at a time).")
+                         "(geometric program, Clarabel, one point at a time).")
 
 
 @contextlib.contextmanager

@@ -23,12 +23,13 @@ causal attention ``2·n_layer·d_model·T_in²``.  Every piece is a monomial in 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from functools import cached_property
+from typing import Callable, Optional
 
 from planner.costs.communication import Interconnect
 from planner.costs.shape import SHAPE_EXP, Shape
 from planner.costs.speculative import expected_tokens
-from planner.terms import CostItem, Posynomial, Term, merge_like_terms
+from planner.terms import CostItem, Posynomial, Term, merge_like_terms, scale_terms
 
 
 @dataclass(frozen=True)
@@ -66,11 +67,10 @@ class Draft:
 
 
 def _add(*posys: Posynomial) -> Posynomial:
-    return tuple(t for p in posys for t in p)
+    return tuple([t for p in posys for t in p])
 
 
-def _scale(p: Posynomial, k: float) -> Posynomial:
-    return tuple(t.scaled(k) for t in p)
+_scale = scale_terms
 
 
 NO_LINK = Interconnect(1, 1.0, 0.0)
@@ -107,6 +107,12 @@ class Roofline:
                 Term(b * s.kv_elems_coef * self.kv_bits / 8.0 * self.context / r.bandwidth,
                      SHAPE_EXP, 0))
 
+    @cached_property
+    def _built(self) -> dict:
+        """Items already built from this roofline, by function and arguments: the cost model
+        asks for TPOT and TTFT alone and again inside loaded TPOT (``_once``)."""
+        return {}
+
     def _draft_shape(self) -> Shape:
         return self.draft_shape or self.shape
 
@@ -128,19 +134,21 @@ class Roofline:
 
     def step_alternatives(self) -> tuple[Posynomial, ...]:
         """Plain target step (no speculation), GPU-equivalent seconds: compute or memory."""
-        return (self.compute(),) + ((self.memory(),) if self.memory() else ())
+        memory = self.memory()
+        return (self.compute(),) + ((memory,) if memory else ())
 
     def iteration_alternatives(self) -> tuple[Posynomial, ...]:
         """One speculative iteration (target + γ draft steps), as a max over the four
         compute/memory combinations; plain decoding when γ = 0 (draft terms are zero)."""
         g = self.draft.gamma
+        memory, draft_memory = self.memory(), self.draft_memory()
         target = [_scale(self.compute(), g + 1)]
-        if self.memory():
-            target.append(self.memory())
+        if memory:
+            target.append(memory)
         drafts = [_scale(self.draft_compute(), g)]
-        if self.draft_memory():
-            drafts.append(_scale(self.draft_memory(), g))
-        return tuple(_add(t, d) for t in target for d in drafts)
+        if draft_memory:
+            drafts.append(_scale(draft_memory, g))
+        return tuple([t + d for t in target for d in drafts])
 
     def ridge_batch(self, params: float) -> float:
         """The batch where one target decode step turns compute-bound at N = ``params``,
@@ -185,10 +193,11 @@ def lifetime_items(roof: Roofline, requests: float, prompt_tokens: float,
     per_iter = requests * output_tokens / (roof.batch * d.tokens_per_pass)
     prefill = tuple(_scale(p, requests) for p in
                     prefill_alternatives(rates, roof.shape, prompt_tokens, roof.weight_bits))
+    memory, draft_memory = roof.memory(), roof.draft_memory()
     target = [_scale(roof.compute(), d.gamma + 1)]
-    if roof.memory():
-        target.append(roof.memory())
-    drafts = [roof.draft_compute()] + ([roof.draft_memory()] if roof.draft_memory() else [])
+    if memory:
+        target.append(memory)
+    drafts = [roof.draft_compute()] + ([draft_memory] if draft_memory else [])
     overhead = 0.0 if rates.simple else rates.overhead_s
     draft_overhead = 0.0 if rates.simple else d.overhead_s
     comm_decode = roof.link.step_seconds(roof.shape, roof.batch * (d.gamma + 1))
@@ -205,9 +214,27 @@ def lifetime_items(roof: Roofline, requests: float, prompt_tokens: float,
     }
 
 
+def _once(roof: Roofline, key: tuple, build: Callable[[], CostItem]) -> CostItem:
+    """``build()``, made once per roofline and ``key`` (the roofline is frozen, the items
+    immutable); an unhashable key (an array argument) builds every time."""
+    built = roof._built
+    try:
+        return built[key]
+    except KeyError:
+        built[key] = item = build()
+        return item
+    except TypeError:
+        return build()
+
+
 def time_per_output_token(roof: Roofline, gpus_per_replica: int) -> CostItem:
     """Seconds per generated token of one sequence on a replica of g GPUs while decoding
     (no prefill interleaved): ``(t_iter/g + all-reduces + overheads)/E(α, γ)``."""
+    return _once(roof, ("tpot", gpus_per_replica),
+                 lambda: _time_per_output_token(roof, gpus_per_replica))
+
+
+def _time_per_output_token(roof: Roofline, gpus_per_replica: int) -> CostItem:
     d, g = roof.draft, gpus_per_replica
     k = 1.0 / (g * d.tokens_per_pass)
     overhead = 0.0 if roof.rates.simple else roof.rates.overhead_s
@@ -223,6 +250,12 @@ def time_per_output_token(roof: Roofline, gpus_per_replica: int) -> CostItem:
 def time_to_first_token(roof: Roofline, prompt_tokens: float, gpus_per_replica: int) -> CostItem:
     """Seconds to the first token of one request alone: the prefill roofline on g GPUs, the
     prefill all-reduces, one step overhead."""
+    return _once(roof, ("ttft", prompt_tokens, gpus_per_replica),
+                 lambda: _time_to_first_token(roof, prompt_tokens, gpus_per_replica))
+
+
+def _time_to_first_token(roof: Roofline, prompt_tokens: float,
+                         gpus_per_replica: int) -> CostItem:
     r = roof.rates
     overhead = Term(0.0 if r.simple else r.overhead_s)
     comm = roof.link.step_seconds(roof.shape, prompt_tokens)
@@ -242,9 +275,10 @@ def loaded_time_per_output_token(roof: Roofline, prompt_tokens: float, output_to
         return tpot
     ttft = time_to_first_token(roof, prompt_tokens, gpus_per_replica)
     k = roof.batch / output_tokens
+    interleaved = [_scale(p, k) for p in ttft.alternatives]
     return CostItem("time_per_output_token",
-                    tuple(merge_like_terms(a + _scale(p, k)) for a in tpot.alternatives
-                          for p in ttft.alternatives),
+                    tuple([merge_like_terms(a + p) for a in tpot.alternatives
+                           for p in interleaved]),
                     "seconds")
 
 

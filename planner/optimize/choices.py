@@ -164,7 +164,7 @@ def candidate_optima(problem, solver: str = "iso_loss"
     ``solve_iso_loss`` calls, one per structure, for posynomial problems; one solve per
     candidate otherwise."""
     from planner.optimize.scenario import stack_scenarios
-    from planner.optimize.solve import solve
+    from planner.optimize.solve import solve_each
 
     cands = problem.candidates
     obj = np.full(len(cands), np.inf)
@@ -183,8 +183,7 @@ def candidate_optima(problem, solver: str = "iso_loss"
             n[idx] = np.atleast_1d(batch.params)
             d[idx] = np.atleast_1d(batch.tokens)
         return obj, n, d
-    for k, c in enumerate(cands):
-        s = solve(c.scenario, solver)
+    for k, s in enumerate(solve_each([c.scenario for c in cands], solver)):
         if s.status == "optimal":
             obj[k], n[k], d[k] = s.objective, s.params, s.tokens
     return obj, n, d

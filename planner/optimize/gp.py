@@ -1,4 +1,6 @@
-"""Exact solve of a scenario as a geometric program (cvxpy, Clarabel).
+"""The geometric program of a scenario written for cvxpy (Clarabel underneath): the oracle the
+tests hold ``planner.optimize.gp_conic`` (what ``--solver gp`` runs) to, and its fall-back for a
+feasible solve that Clarabel ends without a verdict there.
 
 The GP is written directly in its convex form (Boyd et al. 2007, "A tutorial on geometric
 programming", §2.5): variables ``x = log N``, ``y = log D``; a term ``c·N^a·D^b`` becomes
@@ -10,7 +12,7 @@ log on every solve).  One parametrised (DPP) problem is built per *structure* (e
 which terms exist) and cached; re-solves only change parameter values.  N and D are scaled by
 the Chinchilla-optimal point of the same loss and the objective by its value there, so the conic
 problem is O(1).  cvxpy is imported lazily, inside the solve (its import alone takes ~1.1-1.4 s).
-``planner.optimize.gp_reference`` keeps the previous (DGP-mode) solver as the test oracle.
+``planner.optimize.gp_reference`` keeps the DGP-mode solver before it as a second oracle.
 """
 
 from __future__ import annotations
