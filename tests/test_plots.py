@@ -130,3 +130,57 @@ def test_importing_plots_does_not_import_matplotlib():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_one_layout_pass_draws_what_a_full_layout_draw_drew(flops, tmp_path):
+    """``save_figure`` runs the constrained-layout pass alone (no throw-away draw before the
+    real one): the PNG and SVG bytes equal those of the previous path, which drew the whole
+    figure once without rendering to lay it out."""
+    import io
+
+    import matplotlib
+
+    from planner.analysis.sensitivity import sensitivity
+
+    b, p, r, study = flops
+    makers = [lambda: plots.contour_figure(curves.contour_data(study)),
+              lambda: plots.tornado_figure(sensitivity(b))]
+    for k, make in enumerate(makers):
+        (png, svg) = plots.save_figure(make(), tmp_path, f"f{k}", ("png", "svg"))
+        old = make()
+        old.draw_without_rendering()
+        old.set_layout_engine("none")
+        with matplotlib.rc_context({"svg.hashsalt": plots.SVG_SALT, "svg.fonttype": "path"}):
+            for path, kw in ((png, {"format": "png", "dpi": 110}),
+                             (svg, {"format": "svg", "metadata": {"Date": None}})):
+                buf = io.BytesIO()
+                old.savefig(buf, **kw)
+                assert path.read_bytes() == buf.getvalue(), path.name
+
+
+def test_demand_study_levels_equal_optimize_of_each_levels_budget():
+    """The study solves every demand level in one stacked call and makes a full PlanResult of
+    the budget's own level only; each level's optimum is ``optimize()`` of a budget with that
+    demand (24 serving configurations: 6 weight bits × 4 GPU counts), to 1e-9, and the
+    budget's own result is optimize()'s (but for the batch's solver diagnostics)."""
+    from planner.budget.edit import budget_data, set_field
+
+    b = load_budget(DOLLAR)
+    study = curves.demand_study(b, prepare(b))
+    assert len(study["base_problem"].candidates) == 24
+    data, _, _ = budget_data(b)
+    assert len(study["optima"]) == len(curves.DEMAND_MULTIPLIERS) == 7
+    for i, (level, opt) in enumerate(zip(study["levels"], study["optima"])):
+        ref = optimize(set_field(data, "inference.tokens", float(level), b))
+        assert ref.ok and opt is not None
+        got = dict(zip(("params", "train_tokens", "objective"), opt))
+        for key, value in got.items():
+            assert abs(value / getattr(ref.plan, key) - 1) < 1e-9, (level, key)
+        if i == study["base_index"]:
+            mine, ref = study["results"][i].to_dict(), optimize(b).to_dict()
+            assert mine.pop("diagnostics")["batched"] and "batched" not in ref.pop("diagnostics")
+            assert mine == ref
+        else:
+            assert study["results"][i] is None  # no PlanResult made for the other levels
+    opt_n = [o[0] for o in study["optima"]]
+    assert opt_n == sorted(opt_n, reverse=True)  # more demand, a smaller model

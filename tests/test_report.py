@@ -153,3 +153,22 @@ def test_cli_report_prints_plan_alternatives_and_paths(tmp_path):
     r = runner.invoke(app, ["report", str(ROOT / "examples" / "chinchilla-flops.yaml"), "-o",
                             str(out), "--formats", "gif", "--force"])
     assert r.exit_code == 2 and "--formats" in r.stderr
+
+
+def test_report_reports_progress_of_every_stage_to_completion(tmp_path):
+    """The CLI's progress bar is fed by the library: each stage counts up to its total."""
+    from planner.render.review import report
+
+    seen: list[tuple[str, int, int]] = []
+    files = report(ROOT / "examples" / "chinchilla-flops.yaml", tmp_path, formats=("png",),
+                   progress=lambda stage, done, total: seen.append((stage, done, total)))
+    stages = list(dict.fromkeys(s for s, _, _ in seen))
+    assert stages == ["prepare", "solve", "sensitivity", "figures"]
+    for stage in stages:
+        counts = [(d, t) for s, d, t in seen if s == stage]
+        assert [d for d, _ in counts] == sorted(d for d, _ in counts), stage
+        assert counts[-1][0] == counts[-1][1] > 0, stage
+    prepare = [(d, t) for s, d, t in seen if s == "prepare"]
+    assert prepare == [(0, 1), (1, 1)]  # the other demand levels, set up together
+    figures = [d for s, d, t in seen if s == "figures"]
+    assert figures == [0, 1, 2, 3, 4] and len(files.figures) == 4

@@ -117,3 +117,73 @@ def test_law_constants_move_by_one_standard_error():
     for name in ("law.alpha", "law.beta"):
         se_span = rows[name].span("params", s.base.params)
         assert se_span < wide[name].span("params", s.base.params), name
+
+
+CHOICES = """schema_version: 1
+law: epoch2024
+target: {match: {params: 7B}}
+inference: {requests_per_month: 300M, months: 12, tokens_per_request: {input: 1000, output: 300}}
+train: {hardware: [a100-80gb-sxm, h100-sxm], gpus: 512, mfu: 0.4}
+serve:
+  hardware: [h100-sxm, l40s]
+  batch_size: 32
+  weight_bits: auto
+  compute_precision: fp8
+  quantization_penalty: ouyang2024
+  max_time_per_output_token_ms: 40
+  max_gpus_per_replica: 4
+  speculative:
+    gamma: auto
+    max_gamma: 3
+    drafts:
+      - {name: small, params: 68M, acceptance: 0.6, train: false}
+      - {name: own, fraction: 0.01, acceptance: 0.8, train: true}
+objective: usd
+"""
+
+
+def test_held_configuration_rows_equal_full_budgets_solved_one_at_a_time():
+    """With discrete choices the perturbed budgets are built for the plan's configuration
+    alone (``pin_configuration``): each row equals the full perturbed budget (every hardware,
+    draft, bits, γ and GPU count), restricted to that configuration and solved on its own."""
+    from planner.budget import budget_from_data, load_budget
+    from planner.budget.edit import budget_data, scale_demand, set_field
+    from planner.optimize import prepare, solve_candidates
+    from planner.optimize.choices import pin_choices
+
+    budget = load_budget(CHOICES)
+    base = optimize(budget)
+    full = prepare(budget)
+    assert len(full.candidates) == 2 * 2 * 6 * 7 * 3  # train × serve × bits × (γ, draft) × GPUs
+    s = sensitivity(budget, fraction=0.2)
+    chosen = next(c for c in full.candidates if c.configuration() == base.configuration)
+    assert s.configuration == chosen.label()
+    data, marks, where = budget_data(budget)
+    data = pin_choices(data, chosen)  # hardware and draft only: every bits/γ/GPU combination
+    cm = chosen.cost_model
+    edits = {
+        "train.mfu": lambda v: set_field(data, "train.mfu", v, budget),
+        "train.price": lambda v: set_field(data, "train.hardware.price_usd_per_hour", v, budget),
+        "serve.price": lambda v: set_field(data, "serve.hardware.price_usd_per_hour", v, budget),
+        "inference.demand": lambda v: scale_demand(data, budget, v / budget.inference
+                                                   .total_tokens),
+    }
+    rows = {r.name: r for r in s.rows}
+    assert rows["train.price"].base_value == cm.train_hw.price_usd_per_hour
+    compared = 0
+    for name, edit in edits.items():
+        for out in (rows[name].low, rows[name].high):
+            p = prepare(budget_from_data(edit(out.value), marks, where))
+            assert len(p.candidates) >= 6 * 3  # bits × GPUs (× γ with a draft)
+            k = next(i for i, c in enumerate(p.candidates)
+                     if c.configuration() == chosen.configuration())
+            sol, _ = solve_candidates(p.restricted(k), "iso_loss")
+            assert sol.status == "optimal" and out.feasible
+            assert rel(out.params, sol.params) < 1e-9, name
+            assert rel(out.train_tokens, sol.tokens) < 1e-9, name
+            assert rel(out.objective, sol.objective) < 1e-9, name
+            compared += 1
+    assert compared == 8
+    # the moves have their signs: dearer serving, a smaller model; dearer training, larger
+    assert rows["serve.price"].change("params", s.base.params)[1] < 0
+    assert rows["train.price"].change("params", s.base.params)[1] > 0

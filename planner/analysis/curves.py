@@ -5,7 +5,6 @@ contours.  ``planner.render.figures`` draws them.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -20,25 +19,13 @@ DEMAND_MULTIPLIERS = (0.01, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0)  # of the budget's 
 def _expand(sc, ndim_extra: int = 1):
     """The batch scenario with every array coefficient given trailing axes, so that a batch of
     K candidates broadcasts against a grid of P model sizes as (K, P)."""
-    from planner.terms import Constraint, CostItem, PosyLoss, Term
+    from planner.analysis.levels import map_coefficients
 
     def col(x):
         a = np.asarray(x)
         return a.reshape(a.shape + (1,) * ndim_extra) if a.ndim else x
 
-    def term(t):
-        return Term(col(t.coef), t.n_exp, t.d_exp)
-
-    def item(it):
-        return CostItem(it.name, tuple(tuple(term(t) for t in p) for p in it.alternatives),
-                        it.unit)
-
-    p = sc.loss
-    loss = PosyLoss(col(p.E), col(p.A), col(p.alpha), col(p.B), col(p.beta), col(p.limit))
-    return replace(sc, loss=loss, objective=tuple(item(i) for i in sc.objective),
-                   constraints=tuple(Constraint(c.name, item(c.item), col(c.limit),
-                                                c.description) for c in sc.constraints),
-                   loss_extra=tuple(term(t) for t in sc.loss_extra))
+    return map_coefficients(sc, col)
 
 
 def _costs_on_curve(sc, curve, params, shape):
@@ -59,30 +46,38 @@ def _costs_on_curve(sc, curve, params, shape):
     return d, obj, train, ok
 
 
-def curve_costs(problem, params: np.ndarray, candidates=None) -> dict[str, np.ndarray]:
+def curve_costs(problem, params: np.ndarray, candidates=None,
+                stacked=None) -> dict[str, np.ndarray]:
     """Along the iso-loss curve at each N of ``params``: the training tokens, the lifetime cost
     (objective unit), its training and inference parts, of the cheapest candidate configuration
-    (of ``candidates``, default all of the problem's) whose constraints hold there (NaN where
-    none does or the target is out of reach)."""
+    (of ``candidates``, default all of the problem's; or the entries of the batch scenario
+    ``stacked``) whose constraints hold there (NaN where none does or the target is out of
+    reach)."""
     from planner.optimize.scenario import stack_scenarios
 
     params = np.asarray(params, dtype=float)
-    cands = list(candidates) if candidates is not None else list(problem.candidates)
-    k = len(cands)
-    shape = (k,) + params.shape if k > 1 else params.shape
-    if all(c.scenario.posynomial for c in cands):
-        scs = [_expand(stack_scenarios(c.scenario for c in cands)) if k > 1
-               else cands[0].scenario]
+    if stacked is not None:  # the configurations already stacked (planner.analysis.levels)
+        k = stacked.batch_size()
+        shape = (k,) + params.shape
+        scs = [_expand(stacked)]
         curves = [PosynomialCurve(scs[0].loss, scs[0].loss_extra, shape)]
-    else:  # one curve per candidate (a law that is not a posynomial does not stack)
-        scs = [c.scenario for c in cands]
-        curves = [sc.loss_constraint for sc in scs]
+    else:
+        cands = list(candidates) if candidates is not None else list(problem.candidates)
+        k = len(cands)
+        shape = (k,) + params.shape if k > 1 else params.shape
+        if all(c.scenario.posynomial for c in cands):
+            scs = [_expand(stack_scenarios(c.scenario for c in cands)) if k > 1
+                   else cands[0].scenario]
+            curves = [PosynomialCurve(scs[0].loss, scs[0].loss_extra, shape)]
+        else:  # one curve per candidate (a law that is not a posynomial does not stack)
+            scs = [c.scenario for c in cands]
+            curves = [sc.loss_constraint for sc in scs]
     parts = [_costs_on_curve(sc, curve, params, shape if len(scs) == 1 else params.shape)
              for sc, curve in zip(scs, curves)]
     d, obj, train, ok = (np.stack([p[i] for p in parts]) if len(parts) > 1 else parts[0][i]
                          for i in range(4))
     masked = np.where(ok, obj, np.inf)
-    if k > 1:
+    if len(shape) > params.ndim:  # several configurations: the cheapest that holds
         pick = np.argmin(masked, axis=0)
         take = lambda a: np.take_along_axis(np.broadcast_to(a, shape), pick[None], 0)[0]  # noqa
         best, d_best, t_best = take(masked), take(d), take(train)
@@ -93,7 +88,7 @@ def curve_costs(problem, params: np.ndarray, candidates=None) -> dict[str, np.nd
     nan = np.nan
     with np.errstate(invalid="ignore"):
         inference = np.where(good, best - t_best, nan)
-    reachable = np.isfinite(d).any(axis=0) if k > 1 else np.isfinite(d)
+    reachable = np.isfinite(d).any(axis=0) if len(shape) > params.ndim else np.isfinite(d)
     return {"params": params, "tokens": np.where(good, d_best, nan),
             "objective": np.where(good, best, nan),
             "train": np.where(good, t_best, nan), "inference": inference,
@@ -128,10 +123,19 @@ def _split(point) -> tuple[float, float]:
 def demand_study(budget, problem=None, result=None, multipliers=None,
                  progress=None) -> dict[str, Any]:
     """Plans at lifetime inference demand = base × multipliers (or, for a budget without
-    demand, at multiples of the Chinchilla model's training tokens), batched."""
+    demand, at multiples of the Chinchilla model's training tokens), batched.
+
+    Every level is solved in one stacked ``solve_problems`` call; only the budget's own level
+    becomes a full ``PlanResult`` (``results``, exactly ``optimize_many``'s; none when
+    ``result`` is given), the other levels keep their optimum ``(N, D, lifetime cost)``
+    (``optima``: what the figures draw, equal to ``optimize()`` of that level's budget).
+    Levels the batch cannot decide (infeasible, at the search cap, another solver) go through
+    ``optimize_problem`` one at a time."""
+    from planner.analysis.levels import Level, stack_levels
+    from planner.budget import budget_from_data
     from planner.budget.edit import budget_data, set_field
-    from planner.optimize import chinchilla_point, optimize, prepare
-    from planner.optimize.batch import optimize_many
+    from planner.optimize import chinchilla_point, prepare
+    from planner.optimize.plans import optimize_problem, solver_name
 
     problem = problem or prepare(budget)
     data, marks, where = budget_data(budget)
@@ -145,35 +149,94 @@ def demand_study(budget, problem=None, result=None, multipliers=None,
     else:
         levels = chinchilla_point(problem.candidates[0].scenario)[1] * multipliers
         reference = "the Chinchilla model's training tokens"
-    from planner.budget import budget_from_data
-
-    budgets, problems = [], []
-    for m, level in zip(multipliers, levels):
-        if base_total > 0 and m == 1.0:
-            budgets.append(budget)
-            problems.append(problem)
+    if progress:
+        progress("prepare", 0, 1)
+    budgets = [budget if base_total > 0 and m == 1.0 else budget_from_data(
+        set_field(data, "inference.tokens", float(level), budget), marks, where)
+        for m, level in zip(multipliers, levels)]
+    others = [i for i, b in enumerate(budgets) if b is not budget]
+    problems: list = [problem] * len(budgets)
+    build = stack_levels([budgets[i] for i in others])  # the other levels built as one
+    for j, i in enumerate(others):
+        if build is not None:
+            problems[i] = Level(build, j)
             continue
-        b = budget_from_data(set_field(data, "inference.tokens", float(level), budget), marks,
-                             where)
-        budgets.append(b)
         try:
-            problems.append(prepare(b))
+            problems[i] = prepare(budgets[i])
         except PlannerError as exc:
-            problems.append(exc)
-    details: dict = {}
-    results = optimize_many(budgets, problems=problems, progress=progress, details=details)
-    outcome = details["outcome"]
+            problems[i] = exc
+    if progress:
+        progress("prepare", 1, 1)
     base_index = next((i for i, b in enumerate(budgets) if b is budget), None)
+    outcome, results, optima = _solve_levels(budgets, problems,
+                                             base_index if result is None else None, progress)
     if result is None:
-        result = results[base_index] if base_index is not None else optimize(budget)
+        result = results[base_index] if base_index is not None else optimize_problem(
+            problem, solver_name(budget, None))
     return {"outcome": outcome, "base_index": base_index,
             "multipliers": multipliers, "levels": levels, "reference": reference,
-            "budgets": budgets, "problems": problems, "results": results,
+            "budgets": budgets, "problems": problems, "results": results, "optima": optima,
             "base_total": base_total, "base_problem": problem, "base_result": result}
 
 
-def _ok(res) -> bool:
-    return res is not None and not isinstance(res, Exception) and getattr(res, "ok", True)
+def _solve_levels(budgets, problems, full_index=None, progress=None):
+    """(BatchOutcome, PlanResult or None per level, (N, D, objective) or None per level): a
+    PlanResult for level ``full_index`` and for the levels the batch leaves undecided.  A
+    level of the stacked build is checked against its own budget (its optimum's cost to
+    1e-9); a level that fails, or that the solve leaves undecided, is prepared on its own
+    (``problems`` updated) and planned one at a time."""
+    from planner.analysis.levels import Level
+    from planner.optimize import prepare
+    from planner.optimize.batch import error_result, solve_problems
+    from planner.optimize.plans import optimize_problem, plan_result, solver_name
+
+    usable = [p if not isinstance(p, (Exception, Level)) and solver_name(p.budget, None)
+              == "iso_loss" else None for p in problems]
+    outcome = solve_problems(usable, progress)
+    build = next((p.levels for p in problems if isinstance(p, Level)), None)
+    if build is not None:
+        b_obj, b_n, b_d = build.solve()
+    results: list = [None] * len(problems)
+    optima: list = [None] * len(problems)
+    for i, p in enumerate(problems):
+        if isinstance(p, Level):
+            j = p.j
+            best = int(np.argmin(b_obj[:, j]))
+            n, d, cost = float(b_n[best, j]), float(b_d[best, j]), float(b_obj[best, j])
+            cap = build.candidates[best].scenario.params_range[1] * (1 - 1e-5)
+            if np.isfinite(cost) and n < cap and abs(
+                    build.own_cost(j, best, n, d) / cost - 1.0) <= 1e-9:
+                optima[i] = (n, d, cost)
+                continue
+            try:  # infeasible, at the search cap, or its own budget disagrees: on its own
+                p = problems[i] = prepare(budgets[i])
+            except PlannerError as exc:
+                results[i] = error_result(budgets[i], exc)
+                continue
+            solved = None
+        else:
+            solved = outcome.solutions[i]
+        if isinstance(p, Exception):
+            results[i] = error_result(budgets[i], p)
+            continue
+        if solved is not None and i != full_index:
+            sol, _ = solved
+            optima[i] = (float(sol.params), float(sol.tokens), float(sol.objective))
+            continue
+        elif solved is not None:  # the budget's own plan, as optimize_many makes it
+            results[i] = plan_result(p, *solved, optima=(
+                outcome.candidate_objectives[i], outcome.candidate_params[i],
+                outcome.candidate_tokens[i]))
+        else:
+            try:
+                results[i] = optimize_problem(p, solver_name(p.budget, None),
+                                              uncertainty=False)
+            except PlannerError as exc:
+                results[i] = error_result(budgets[i], exc)
+        r = results[i]
+        if r.ok:
+            optima[i] = (r.plan.params, r.plan.train_tokens, r.plan.objective)
+    return outcome, results, optima
 
 
 # ---- figure data ----------------------------------------------------------------------------
@@ -181,25 +244,27 @@ def cost_vs_params_data(study: dict, show=(0.01, 0.1, 1.0, 10.0, 100.0),
                         points: int = 160) -> dict[str, Any]:
     """Lifetime cost vs N along the iso-loss curve for a few demand levels, with each level's
     optimum (the solver's answer, to be seen at the curve's minimum)."""
+    from planner.analysis.levels import Level
     from planner.optimize import chinchilla_point
 
     base = study["base_problem"]
     n_chin = chinchilla_point(base.candidates[0].scenario)[0]
     pick = [i for i, m in enumerate(study["multipliers"]) if any(np.isclose(m, s) for s in show)
-            and _ok(study["results"][i]) and _ok(study["problems"][i])]
-    optima = [study["results"][i].plan.params for i in pick]
+            and study["optima"][i] is not None]
+    optima = [study["optima"][i][0] for i in pick]
     lo = max(min_params(base) * 1.02, min(optima + [n_chin]) / 4.0)
     hi = max(optima + [n_chin]) * 4.0
     grid = np.logspace(np.log10(lo), np.log10(hi), points)
     curves = []
     for i in pick:
-        res = study["results"][i]
-        c = curve_costs(study["problems"][i], grid)
+        n, d, objective = study["optima"][i]
+        level = study["problems"][i]
+        c = (curve_costs(level, grid) if not isinstance(level, Level)
+             else curve_costs(None, grid, stacked=level.levels.level(level.j)))
         curves.append({"multiplier": float(study["multipliers"][i]),
                        "demand_tokens": float(study["levels"][i]),
                        "objective": c["objective"],
-                       "opt_params": res.plan.params, "opt_objective": res.plan.objective,
-                       "opt_tokens": res.plan.train_tokens})
+                       "opt_params": n, "opt_objective": objective, "opt_tokens": d})
     return {"params": grid, "curves": curves, "chinchilla_params": n_chin,
             "unit": study["base_result"].objective_unit, "reference": study["reference"],
             "base_total": study["base_total"]}
@@ -253,10 +318,10 @@ def contour_data(study: dict, points: int = 160) -> dict[str, Any]:
 
     base = study["base_problem"]
     law = base.law
-    res = [r for r in study["results"] if _ok(r)]
-    path_n = np.array([r.plan.params for r in res])
-    path_d = np.array([r.plan.train_tokens for r in res])
-    levels = np.array([lv for lv, r in zip(study["levels"], study["results"]) if _ok(r)])
+    path = [(opt, lv) for opt, lv in zip(study["optima"], study["levels"]) if opt is not None]
+    path_n = np.array([opt[0] for opt, _ in path])
+    path_d = np.array([opt[1] for opt, _ in path])
+    levels = np.array([lv for _, lv in path])
     n0, d0 = chinchilla_point(base.candidates[0].scenario)
     n_lo, n_hi = min(path_n.min(), n0) / 6.0, max(path_n.max(), n0) * 6.0
     d_lo, d_hi = min(path_d.min(), d0) / 6.0, max(path_d.max(), d0) * 6.0

@@ -34,7 +34,8 @@ def build_review(budget: Budget | str | Path, fraction: float = 0.2,
                  solver: Optional[str] = None, progress=None) -> Review:
     from planner.analysis import curves
     from planner.analysis.sensitivity import sensitivity
-    from planner.optimize import optimize, prepare
+    from planner.optimize import prepare
+    from planner.optimize.plans import optimize_problem, solver_name
 
     if not isinstance(budget, Budget):
         budget = load_budget(budget)
@@ -46,11 +47,11 @@ def build_review(budget: Budget | str | Path, fraction: float = 0.2,
         # optimize() does (tests/test_sweep.py): take the plan from there
         study = curves.demand_study(budget, problem, None, progress=progress)
         result = study["results"][study["base_index"]] if study["base_index"] is not None \
-            else optimize(budget, solver=solver)
+            else optimize_problem(problem, solver_name(budget, solver))
         result.raise_for_status()
         study["base_result"] = result
-    else:
-        result = optimize(budget, solver=solver).raise_for_status()
+    else:  # the prepared problem, solved as optimize() solves it (uncertainty, --solver gp)
+        result = optimize_problem(problem, solver_name(budget, solver)).raise_for_status()
         study = curves.demand_study(budget, problem, result, progress=progress)
     if progress:
         progress("sensitivity", 0, 1)

@@ -164,10 +164,8 @@ def sensitivity(budget: Budget | str | dict, fraction: float = 0.2,
         specs.append((f"law.{key}", LAW_LABELS.get(key, key), "", value, *pair))
 
     data, marks, where = budget_data(budget)
-    if fixed:  # hardware and draft lists narrowed to the plan's choice: prices of it alone
-        from planner.optimize.choices import pin_choices
-
-        data = pin_choices(data, chosen)
+    if fixed:  # the budget narrowed to the plan's configuration: prices of its hardware
+        data = pin_configuration(data, chosen)  # alone, and one cost model per perturbation
 
     def varied(new_data) -> Any:
         from planner.budget import budget_from_data
@@ -226,6 +224,27 @@ def sensitivity(budget: Budget | str | dict, fraction: float = 0.2,
                        chosen.label() if config is not None else None, tuple(notes))
 
 
+def pin_configuration(data: dict, candidate) -> dict:
+    """A budget's YAML dict narrowed to one candidate configuration: its hardware and draft
+    (``pin_choices``) and its weight bits, γ and GPUs per replica in place of ``auto``, so
+    that preparing it builds that one configuration instead of every combination (the
+    perturbed plans hold the configuration anyway).  The candidate's cost terms are those of
+    the full budget's (tests/test_sensitivity.py checks the re-solved plans to 1e-9)."""
+    from planner.optimize.choices import pin_choices
+
+    out = pin_choices(data, candidate)
+    config = candidate.config
+    if config is None:
+        return out
+    serve = dict(out.get("serve") or {})
+    serve["weight_bits"] = config.weight_bits
+    serve["gpus_per_replica"] = config.gpus_per_replica
+    if isinstance(serve.get("speculative"), dict):
+        serve["speculative"] = {**serve["speculative"], "gamma": config.gamma}
+    out["serve"] = serve
+    return out
+
+
 def _short(exc: Exception) -> str:
     msg = str(exc)
     return msg.split(": ", 1)[1] if msg.startswith(("/", "<", ".")) and ": " in msg else msg
@@ -250,4 +269,4 @@ def _solve_all(problems: list, solver: str) -> list:
     return out
 
 
-__all__ = ["Outcome", "Sensitivity", "SensitivityRow", "sensitivity"]
+__all__ = ["Outcome", "Sensitivity", "SensitivityRow", "pin_configuration", "sensitivity"]

@@ -6,9 +6,10 @@ pyplot) of the numbers computed by ``planner.analysis.curves`` and ``.sensitivit
 * iso-loss contours in (N, D) with iso-FLOP lines and the optimum's path as demand grows;
 * a tornado chart of the plan's sensitivity (planner.analysis.sensitivity).
 
-matplotlib is an optional extra (``pip install matplotlib``, or the ``plot`` extra: ``pip install '.[plot]'`` in a checkout) imported inside the drawing
-functions.  ``save_figure`` writes PNG and SVG; the SVG is byte-stable between runs
-(``svg.hashsalt`` fixed, no date in the metadata).
+matplotlib is an optional extra (``pip install matplotlib``, or the ``plot`` extra:
+``pip install '.[plot]'`` in a checkout) imported inside the drawing functions.
+``save_figure`` writes PNG (the default) and/or SVG, each figure laid out once; the SVG is
+byte-stable between runs (``svg.hashsalt`` fixed, no date in the metadata).
 """
 
 from __future__ import annotations
@@ -248,8 +249,9 @@ def save_figure(fig, out_dir: str | Path, stem: str,
         raise InputError(f"{out_dir}: cannot create the figures folder: "
                          f"{exc.strerror or exc}") from None
     paths = []
-    if fig.get_layout_engine() is not None:  # lay out once, not once per format
-        fig.draw_without_rendering()
+    engine = fig.get_layout_engine()
+    if engine is not None:  # lay out once, not once per format, and without drawing: the
+        engine.execute(fig)  # layout pass that savefig would run, then no layout at all
         fig.set_layout_engine("none")
     with matplotlib.rc_context({"svg.hashsalt": SVG_SALT, "svg.fonttype": "path"}):
         for fmt in formats:

@@ -110,24 +110,30 @@ class ReportFiles:
     review: Review
 
 
-def draw_figures(rv: Review, out_dir: Path, formats: Sequence[str] = ("png",)
-                 ) -> dict[str, list[Path]]:
+def draw_figures(rv: Review, out_dir: Path, formats: Sequence[str] = ("png",),
+                 progress=None) -> dict[str, list[Path]]:
+    """Draw and save every figure of the review (``progress(stage, done, total)`` after
+    each)."""
     from planner.render import figures as plots
 
     makers = {"cost_vs_params": plots.cost_vs_params_figure, "frontier": plots.frontier_figure,
               "contours": plots.contour_figure}
-    out: dict[str, list[Path]] = {}
-    for key, make in makers.items():
-        if key in rv.data:
-            out[key] = plots.save_figure(make(rv.data[key]), out_dir, key, formats)
+    jobs = [(key, lambda key=key: makers[key](rv.data[key])) for key in makers
+            if key in rv.data]
     if rv.sensitivity.rows:
-        out["tornado"] = plots.save_figure(plots.tornado_figure(rv.sensitivity), out_dir,
-                                           "tornado", formats)
+        jobs.append(("tornado", lambda: plots.tornado_figure(rv.sensitivity)))
+    out: dict[str, list[Path]] = {}
+    for done, (key, make) in enumerate(jobs):
+        if progress:
+            progress("figures", done, len(jobs))
+        out[key] = plots.save_figure(make(), out_dir, key, formats)
+    if progress:
+        progress("figures", len(jobs), len(jobs))
     return out
 
 
 def write_report(rv: Review, out_dir: str | Path, formats: Sequence[str] = ("png",),
-                 html_too: bool = True) -> ReportFiles:
+                 html_too: bool = True, progress=None) -> ReportFiles:
     from planner.files import atomic_write
 
     out_dir = Path(out_dir)
@@ -145,7 +151,7 @@ def write_report(rv: Review, out_dir: str | Path, formats: Sequence[str] = ("png
             notes.append("figures not drawn: matplotlib is not installed "
                          "(pip install '.[plot]' from a checkout)")
         else:
-            figs = draw_figures(rv, out_dir / "figures", formats)
+            figs = draw_figures(rv, out_dir / "figures", formats, progress)
     prefer = "svg" if "svg" in formats else (formats[0] if formats else "png")
 
     def link(paths: list[Path], ext: str) -> str:
@@ -173,7 +179,7 @@ def report(budget: Budget | str | Path, out_dir: str | Path, fraction: float = 0
     from planner.analysis.review import build_review
 
     return write_report(build_review(budget, fraction, solver, progress), out_dir, formats,
-                        html_too)
+                        html_too, progress)
 
 
 __all__ = ["SECTIONS", "ReportFiles", "compose", "report", "write_report"]
