@@ -113,13 +113,14 @@ def test_a_level_its_own_budget_disagrees_with_is_planned_one_at_a_time(monkeypa
     where they disagree (forced here) the level is prepared and planned alone, with the same
     optimum, and its figure reads the prepared problem."""
     from planner.analysis import curves
-    from planner.analysis.levels import Level, StackedLevels
+    from planner.analysis.levels import Level
+    from planner.optimize.stacked_plans import StackedBuild
     from planner.optimize.problem import Problem
 
     b = load_budget(CHAT)
     fast = curves.demand_study(b, prepare(b))
     assert sum(isinstance(p, Level) for p in fast["problems"]) == 6
-    monkeypatch.setattr(StackedLevels, "own_cost", lambda self, j, best, n, d: -1.0)
+    monkeypatch.setattr(StackedBuild, "own_cost", lambda self, j, best, n, d: -1.0)
     slow = curves.demand_study(b, prepare(b))
     assert all(isinstance(p, Problem) for p in slow["problems"])
     for i, (a, r) in enumerate(zip(fast["optima"], slow["optima"])):

@@ -19,7 +19,7 @@ DEMAND_MULTIPLIERS = (0.01, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0)  # of the budget's 
 def _expand(sc, ndim_extra: int = 1):
     """The batch scenario with every array coefficient given trailing axes, so that a batch of
     K candidates broadcasts against a grid of P model sizes as (K, P)."""
-    from planner.analysis.levels import map_coefficients
+    from planner.optimize.scenario import map_coefficients
 
     def col(x):
         a = np.asarray(x)

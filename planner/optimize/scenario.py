@@ -11,8 +11,8 @@ GP solver cannot read (``posynomial`` is False).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Optional
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -169,3 +169,23 @@ def stack_scenarios(scenarios) -> Scenario:
                   for i in range(len(first.loss_extra)))
     return replace(first, loss=loss, objective=objective, constraints=tuple(constraints),
                    loss_extra=extra)
+
+
+def map_coefficients(sc: Scenario, fn: Callable) -> Scenario:
+    """``sc`` with ``fn`` applied to every coefficient and limit (objective and constraint
+    terms, the loss constraint, its extra terms): e.g. one point's entries of a batch."""
+
+    def term(t):
+        return Term(fn(t.coef), t.n_exp, t.d_exp)
+
+    def item(it):
+        return CostItem(it.name, tuple(tuple(term(t) for t in p) for p in it.alternatives),
+                        it.unit)
+
+    p = sc.loss
+    loss = None if p is None else PosyLoss(fn(p.E), fn(p.A), fn(p.alpha), fn(p.B), fn(p.beta),
+                                           fn(p.limit))
+    return replace(sc, loss=loss, objective=tuple(item(i) for i in sc.objective),
+                   constraints=tuple(Constraint(c.name, item(c.item), fn(c.limit),
+                                                c.description) for c in sc.constraints),
+                   loss_extra=tuple(term(t) for t in sc.loss_extra))

@@ -17,7 +17,8 @@ and ``optimize_many`` plans it one at a time.
 from __future__ import annotations
 
 import os
-from typing import Optional, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -140,39 +141,105 @@ def plan_chunk(args: tuple) -> list:
         return [None] * len(budgets)
 
 
-def _plan_chunk(budgets: list, law, losses: list, plan_result) -> list:
+@dataclass(frozen=True)
+class StackedBuild:
+    """Budgets of one structure built as one (``stacked_build``): ``scenario`` holds every
+    configuration at every point, configuration-major (entry ``q·P + j`` is configuration
+    ``q`` at point ``j`` of ``P``); ``candidates`` are the build's configurations (their
+    coefficients one per point); ``metas`` their choices (``CandidateBuilder.meta``)."""
+
+    budgets: tuple
+    law: Any
+    losses: tuple
+    candidates: tuple
+    scenario: Any
+    metas: tuple
+
+    @property
+    def points(self) -> int:
+        return len(self.budgets)
+
+    def level(self, j: int):
+        """The batch scenario of every configuration at point ``j`` (entry ``q``:
+        configuration ``q``)."""
+        from planner.optimize.scenario import map_coefficients
+
+        p = self.points
+        return map_coefficients(self.scenario, lambda x: np.asarray(x)[j::p]
+                                if np.ndim(x) else x)
+
+    def solve(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each configuration's optimum at each point, one vectorised 1-D solve: objective
+        (inf where infeasible), N and D, arrays of shape (configurations, points)."""
+        from planner.optimize.iso_loss import solve_iso_loss
+
+        k, p = len(self.candidates), self.points
+        sol = solve_iso_loss(self.scenario)
+        status = np.asarray(sol.status).reshape(k, p)
+        obj = np.where(status == "optimal", np.asarray(sol.objective, float).reshape(k, p),
+                       np.inf)
+        return (obj, np.asarray(sol.params, float).reshape(k, p),
+                np.asarray(sol.tokens, float).reshape(k, p))
+
+    def own_cost(self, j: int, best: int, params: float, tokens: float) -> float:
+        """The lifetime cost of (N, D) in configuration ``best``, built from point ``j``'s own
+        budget alone (to check the stacked build against)."""
+        own = CandidateBuilder(self.budgets[j], self.law, self.losses[j]).build(best)
+        return float(own.scenario.objective_value(params, tokens))
+
+
+def stacked_build(budgets: Sequence, law=None, losses=None) -> StackedBuild:
+    """The budgets (with hardware, one posynomial law) built as one from their
+    ``stacked_view``; ``law`` and ``losses`` (the target loss of each) when already known.
+    Raises ``Unstackable`` (or the ``TypeError``/``ValueError`` of a formula that branches on
+    a number that differs between the points) where one build cannot express them, and
+    ``ValueError`` where a budget's own configurations are not the build's."""
     from planner.optimize.align import align_candidates
-    from planner.optimize.iso_loss import solve_iso_loss
-    from planner.optimize.scenario import Solution, stack_scenarios
-    from planner.optimize.stacked import stacked_view
+    from planner.optimize.scenario import stack_scenarios
+    from planner.optimize.stacked import Unstackable, stacked_view
+
+    p = len(budgets)
+    if p < 2 or not all(b.uses_hardware for b in budgets):
+        raise Unstackable("fewer than two budgets with hardware")
+    if law is None:
+        law = resolve_law(budgets[0])
+        if any(resolve_law(b) != law for b in budgets[1:]):
+            raise Unstackable("the budgets' laws differ")
+    if not law.is_posynomial or getattr(law, "repeats_data", False):
+        raise Unstackable(f"law {law.name} is not a posynomial")
+    if losses is None:
+        losses = [target_loss(b, law) for b in budgets]
+    builder = CandidateBuilder(stacked_view(budgets), law, np.array(losses, dtype=float))
+    cands = tuple(align_candidates([builder.build(k) for k in range(len(builder))]))
+    metas = tuple(builder.meta(k) for k in range(len(builder)))
+    for j, b in enumerate(budgets):
+        own = CandidateBuilder(b, law, losses[j])
+        if len(own) != len(metas) or any(own.meta(k) != m for k, m in enumerate(metas)):
+            raise ValueError(f"point {j}: its configurations are not the stacked build's")
+    scenario = stack_scenarios(c.scenario for c in cands)
+    if scenario.batch_size() != len(cands) * p:
+        raise ValueError("stacked build is not one entry per configuration and point")
+    return StackedBuild(tuple(budgets), law, tuple(losses), cands, scenario, metas)
+
+
+def _plan_chunk(budgets: list, law, losses: list, plan_result) -> list:
+    from planner.optimize.scenario import Solution
 
     p = len(budgets)
     if p < 2:
         return [None] * p
-    view = stacked_view(budgets)
-    builder = CandidateBuilder(view, law, np.array(losses, dtype=float))
-    cands = align_candidates([builder.build(k) for k in range(len(builder))])
-    k = len(cands)
-    stacked = stack_scenarios(c.scenario for c in cands)
-    if stacked.batch_size() != k * p:
-        raise ValueError("stacked build is not one entry per configuration and point")
-    sol = solve_iso_loss(stacked)
-    status = np.asarray(sol.status).reshape(k, p)
-    obj = np.where(status == "optimal", np.asarray(sol.objective, float).reshape(k, p), np.inf)
-    params = np.asarray(sol.params, float).reshape(k, p)
-    tokens = np.asarray(sol.tokens, float).reshape(k, p)
-    same_n, same_d, same_cost = same_options_points(stacked, cands, p)
-    metas = [builder.meta(j) for j in range(k)]
-    method = sol.diagnostics.get("method", "bisection")
+    build = stacked_build(budgets, law, losses)
+    k = len(build.candidates)
+    obj, params, tokens = build.solve()
+    same_n, same_d, same_cost = same_options_points(build.scenario, build.candidates, p)
     out: list = []
     for j, budget in enumerate(budgets):
         b = int(np.argmin(obj[:, j]))
         n, d = float(params[b, j]), float(tokens[b, j])
-        own = CandidateBuilder(budget, law, losses[j])
-        if (not np.isfinite(obj[b, j]) or len(own) != k
-                or any(own.meta(q) != metas[q] for q in range(k))):
-            out.append(None)  # infeasible, or configurations differ: one at a time
+        if not np.isfinite(obj[b, j]):
+            out.append(None)  # infeasible: optimize() words it
             continue
+        own = CandidateBuilder(budget, law, losses[j])  # this point's own configurations
         lazy = tuple(LazyCandidate(own, q) for q in range(k))
         sc = lazy[b].scenario
         if n >= sc.params_range[1] * (1 - 1e-5):
@@ -180,7 +247,7 @@ def _plan_chunk(budgets: list, law, losses: list, plan_result) -> list:
             continue
         problem = Problem(budget, law, losses[j], lazy)
         active = tuple(c.name for c in sc.constraints if abs(float(c.slack(n, d))) < 1e-6)
-        diag = {"method": method, "batch": k * p, "batched": True, "stacked": True}
+        diag = {"method": "bisection", "batch": k * p, "batched": True, "stacked": True}
         if k > 1:
             diag["candidates"] = k
         solution = Solution(n, d, float(obj[b, j]), "optimal", "iso_loss", active=active,
