@@ -193,3 +193,22 @@ def test_chunks_in_processes_give_the_same_plans_as_in_one():
     for a, b in zip(one.points, two.points):
         assert a.inputs == b.inputs
         assert flat_json(a.result) == flat_json(b.result)
+
+
+def test_cli_jobs_option_gives_the_same_points_and_refuses_zero():
+    import json
+
+    from typer.testing import CliRunner
+
+    from planner.cli import app
+
+    runner = CliRunner()
+    args = ["sweep", str(EXAMPLES / "code-model.yaml"), "--vary",
+            "inference.requests_per_month=1e4:1e9:40", "--json"]
+    one = runner.invoke(app, args + ["--jobs", "1"])
+    two = runner.invoke(app, args + ["--jobs", "2"])
+    assert one.exit_code == 0 and two.exit_code == 0
+    a, b = json.loads(one.stdout)["points"], json.loads(two.stdout)["points"]
+    assert len(a) == 40 and a == b
+    bad = runner.invoke(app, args + ["--jobs", "0"])
+    assert bad.exit_code == 2 and "--jobs" in bad.stderr and "Traceback" not in bad.stderr

@@ -65,6 +65,8 @@ def sweep(
                              "terminal table (evenly spaced)."),
     solver: Optional[SolverChoice] = SolverOpt,
     force: bool = typer.Option(False, "--force", help="Replace an existing --csv file."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", min=1, max=1024, help="Processes that "
+                                       "plan chunks of points [default: one per CPU]."),
 ) -> None:
     """Plan every point of a grid over budget fields, batched through the 1-D solver."""
     from planner.analysis.sweep import parse_vary
@@ -76,7 +78,7 @@ def sweep(
         check_output_path(csv_path, [budget], force=force, option="--csv")
     axes = [parse_vary(v) for v in vary]
     with _progress() as progress:
-        result = run(budget, axes, solver=value_of(solver), progress=progress)
+        result = run(budget, axes, solver=value_of(solver), progress=progress, jobs=jobs)
     if csv_path is not None:
         from planner.files import atomic_write
         from planner.render.csv_table import csv_text
