@@ -5,6 +5,7 @@ reason, never a silently wrong plan.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Iterator
 
@@ -15,6 +16,8 @@ LOSS_RTOL = 1e-6
 
 
 def _numbers(doc: Any, path: str = "") -> Iterator[tuple[str, float]]:
+    if dataclasses.is_dataclass(doc) and not isinstance(doc, type):
+        doc = {f.name: getattr(doc, f.name) for f in dataclasses.fields(doc)}
     if isinstance(doc, dict):
         for k, v in doc.items():
             yield from _numbers(v, f"{path}.{k}" if path else str(k))
@@ -23,6 +26,14 @@ def _numbers(doc: Any, path: str = "") -> Iterator[tuple[str, float]]:
             yield from _numbers(v, f"{path}[{i}]")
     elif isinstance(doc, float) or (hasattr(doc, "dtype") and getattr(doc, "ndim", 1) == 0):
         yield path, float(doc)
+
+
+def _reported(point) -> dict:
+    """What ``point.to_dict()`` reports, keyed the same way (``extra`` flattened), without
+    copying it: the check only reads."""
+    d = {f.name: getattr(point, f.name) for f in dataclasses.fields(point)}
+    d.update(d.pop("extra"))
+    return d
 
 
 def check_plan(result) -> None:
@@ -41,7 +52,7 @@ def check_plan(result) -> None:
     for label, point in (("plan", plan), ("baseline", result.baseline)):
         if point is None:
             continue
-        for path, v in _numbers(point.to_dict()):
+        for path, v in _numbers(_reported(point)):
             if not math.isfinite(v):
                 raise SolverError(f"{label}.{path} is {v!r}; no plan is printed (the law or "
                                   "a hardware profile gives numbers beyond floating point)")

@@ -120,13 +120,16 @@ def stack_scenarios(scenarios) -> Scenario:
     if not all(sc.posynomial for sc in scenarios):
         raise ValueError("scenarios of a law that is not a posynomial do not stack")
     sizes = [sc.batch_size() for sc in scenarios]
+    single = all(n == 1 for n in sizes)
+    cuts = np.cumsum([0] + sizes).tolist()
 
     def flat(values) -> np.ndarray:
-        if all(n == 1 for n in sizes):
+        if single:
             return np.array(values, dtype=float)
-        return np.concatenate([np.broadcast_to(np.asarray(v, dtype=float).reshape(-1)
-                                               if np.size(v) > 1 else np.reshape(v, ()), (n,))
-                               for v, n in zip(values, sizes)])
+        out = np.empty(cuts[-1])
+        for v, a, b in zip(values, cuts[:-1], cuts[1:]):
+            out[a:b] = np.reshape(v, -1) if np.ndim(v) > 1 else v  # a value or b − a of them
+        return out
 
     def terms(ts):
         ts = list(ts)
