@@ -1,5 +1,6 @@
 """The fast iso-loss solver (issue 12: stacked bisections, log-space terms, Newton in log D from
-the unpenalised D) gives the previous solver's answers, kept as the oracle in
+the unpenalised D or from the tangent at the search's previous point, no search for a rising
+constraint's minimum) gives the previous solver's answers, kept as the oracle in
 ``planner.optimize.iso_loss_reference``: N, D and objective to ≤ 1e-9 relative, identical status,
 message, active and binding constraints, on every example and on variants that make
 configurations infeasible.  The stacked uncertainty re-plan equals per-sample plans."""
@@ -98,6 +99,31 @@ def test_curve_matches_the_oracle_where_d_is_well_conditioned():
         np.testing.assert_allclose(da, db, rtol=1e-10, atol=0)
         np.testing.assert_allclose(sa, sb, rtol=1e-10, atol=0)
     assert np.all(np.isinf(a.at(b.u_min - 0.01)[1]))
+
+
+def test_warm_started_curve_equals_the_cold_start_along_a_search():
+    """The inner Newton started from the tangent at each element's previous point (what the
+    bisection does) gives the root the cold start gives, to rounding, along a random search
+    path that steps both ways, from far below the smallest feasible N (unreachable: inf) to the
+    top of the range, with steps from 1 down to 1e-12 in log N."""
+    sc = prepare(load_budget(EXAMPLES / "chat-assistant.yaml")).stackable
+    curve = fast._Curve(sc, (216,))
+    rng = np.random.default_rng(7)
+    u = curve.u_min + rng.uniform(-0.5, 5.0, 216)
+    hint = None
+    became_reachable = 0  # elements whose previous point was out of reach (no tangent there)
+    for step in np.geomspace(1.0, 1e-12, 40):
+        u = u + step * rng.choice([-1.0, 1.0], 216)
+        v_warm, s_warm = curve.at_log(u, hint)
+        v_cold, s_cold = curve.at_log(u)
+        reach = np.isfinite(v_cold)
+        assert np.array_equal(reach, np.isfinite(v_warm))
+        np.testing.assert_allclose(v_warm[reach], v_cold[reach], rtol=1e-14, atol=1e-12)
+        np.testing.assert_allclose(s_warm[reach], s_cold[reach], rtol=1e-9, atol=1e-12)
+        if hint is not None:
+            became_reachable += int(np.sum(reach & ~np.isfinite(hint[1])))
+        hint = (u, v_warm, s_warm)
+    assert became_reachable > 0  # the path crossed the smallest feasible N upwards
 
 
 def test_roofline_derivative_is_the_largest_alternatives_as_in_terms():

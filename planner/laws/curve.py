@@ -265,8 +265,11 @@ class PosynomialCurve:
                 # a tangent guess right of the root (g < 0): one Newton step from there lands
                 # left of it (g convex: its tangent lies below it), within the guess's error²
                 g1, dg1, _ = self._g(base, an, kn, guess, du=False)
-                guess = np.where((g1 < 0) & (dg1 < 0), guess - g1 / dg1, guess)
-                ok = np.isfinite(guess) & (gm <= 0) & (  # left of the root, or on it
+                stepped = guess - g1 / dg1
+                v_lo = np.broadcast_to(self.v_lo, np.shape(u))
+                guess = np.where((g1 < 0) & (dg1 < 0) & np.isfinite(stepped)
+                                 & (stepped >= v_lo), stepped, guess)
+                ok = np.isfinite(guess) & (guess >= v_lo) & (gm <= 0) & (
                     self._g(base, an, kn, guess, derivatives=False) >= -self.tol)
                 if np.all(ok | ~(gm <= 0)):
                     return self._finish(base, an, kn, np.where(ok, guess, vm), vm, gm)
