@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +32,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from timing import best_cli  # noqa: E402
 
 from planner.fit.law_fit import fit_law  # noqa: E402
 from planner.fit.runs import read_runs  # noqa: E402
@@ -51,21 +50,8 @@ def timed(fn):
 
 
 def cli(args: list[str], repeat: int = 1) -> tuple[float, float]:
-    """(best wall seconds, CPU seconds of that run) of ``python -m planner ARGS``."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    best = (np.inf, np.inf)
-    for _ in range(repeat):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t = time.perf_counter()
-        res = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env,
-                             cwd=ROOT, check=False)
-        wall = time.perf_counter() - t
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        if res.returncode != 0:
-            raise SystemExit(f"{' '.join(args)}: exit {res.returncode}: {res.stderr[-500:]}")
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        best = min(best, (wall, cpu))
-    return best
+    """(best wall seconds, best CPU seconds) of ``python ARGS``."""
+    return best_cli(args, repeat)
 
 
 def arg(name: str, default: int) -> int:

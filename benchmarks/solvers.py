@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import resource
 import subprocess
 import sys
 import time
@@ -40,6 +38,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from timing import best_cli  # noqa: E402
 CHAT = "examples/chat-assistant.yaml"
 
 from planner.budget import load_budget  # noqa: E402
@@ -72,21 +71,8 @@ def rate(fn, n, repeat=3):
 
 def cli_seconds(args: list[str], repeat: int) -> tuple[float, float]:
     """Best-of-``repeat`` (wall, CPU) seconds of ``python ARGS`` as a subprocess in the
-    repository root, this tree first on the path (as ``python -m planner`` runs for a user).
-    CPU = the child's user + system time: steadier than wall on a shared machine."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    wall = cpu = float("inf")
-    for _ in range(repeat):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t = time.perf_counter()
-        proc = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True,
-                              text=True, check=False)
-        wall = min(wall, time.perf_counter() - t)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = min(cpu, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}: {proc.stderr[-500:]}")
-    return wall, cpu
+    repository root, this tree first on the path (as ``python -m planner`` runs for a user)."""
+    return best_cli(args, repeat)
 
 
 def best_of(fn, repeat: int) -> tuple[float, float]:

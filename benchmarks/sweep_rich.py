@@ -33,23 +33,20 @@ from planner.budget import budget_from_data  # noqa: E402
 from planner.budget.edit import vary_budget  # noqa: E402
 from planner.optimize.batch import optimize_many  # noqa: E402
 from planner.yaml_io import read_yaml_file  # noqa: E402
+from timing import timed_python  # noqa: E402
 
 BUDGET = ROOT / "examples" / "chat-assistant.yaml"
 
 
 def cli(args: list[str]) -> tuple[float, subprocess.CompletedProcess]:
-    t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "planner", *args], capture_output=True,
-                          text=True, cwd=ROOT)
-    return time.perf_counter() - t, proc
+    wall, _, proc = timed_python(["-m", "planner", *args], check=False)
+    return wall, proc
 
 
 def main(points: int, sample: int) -> dict:
     spec = f"inference.requests_per_month=1e8:1e10:{points}"
     out: dict = {"budget": BUDGET.name, "points": points}
-    t = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import numpy"], check=True)
-    out["floor_import_numpy_s"] = time.perf_counter() - t
+    out["floor_import_numpy_s"] = timed_python(["-c", "import numpy"])[0]
 
     # the command line, as a user runs it
     tmp = Path(tempfile.mkdtemp(prefix="planner-bench-"))

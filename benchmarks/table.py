@@ -20,13 +20,15 @@ import argparse
 import json
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import timed_python  # noqa: E402
+
 EPOCH = ROOT / "tests/data/epoch_chinchilla_fig4.csv"
 FIT_COLS = ["--columns", "params=N_params,tokens=D_tokens,loss=loss", "--exclude",
             "epoch_excluded"]
@@ -34,18 +36,16 @@ CHAT = ROOT / "examples/chat-assistant.yaml"
 
 
 def run(args: list[str], repeat: int) -> dict:
-    """Median wall seconds, CPU seconds and the largest child's peak memory of ``args``."""
+    """Median wall seconds, CPU seconds and the largest child's peak memory of ``args``
+    (``python ARGS``)."""
     walls, cpus, ok = [], [], True
     for _ in range(repeat):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t = time.perf_counter()
-        proc = subprocess.run(args, capture_output=True, text=True, cwd=ROOT)
-        walls.append(time.perf_counter() - t)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        wall, cpu, proc = timed_python(args, check=False)
+        walls.append(wall)
+        cpus.append(cpu)
         ok = ok and proc.returncode == 0
         if proc.returncode != 0:
-            print(f"  failed ({proc.returncode}): {' '.join(args[2:])}\n  {proc.stderr[-400:]}",
+            print(f"  failed ({proc.returncode}): {' '.join(args)}\n  {proc.stderr[-400:]}",
                   file=sys.stderr)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {"wall_s": statistics.median(walls), "cpu_s": statistics.median(cpus), "ok": ok,
@@ -53,13 +53,12 @@ def run(args: list[str], repeat: int) -> dict:
 
 
 def main(repeat: int, sweep_points: int) -> dict:
-    py = [sys.executable]
     tmp = Path(tempfile.mkdtemp(prefix="planner-table-"))
     # as installed: a wheel ships compiled bytecode; a source tree run with
     # PYTHONDONTWRITEBYTECODE=1 would otherwise recompile every module on every run (~0.15 s)
-    subprocess.run(py + ["-m", "compileall", "-q", str(ROOT / "planner")], check=True)
-    floor = run(py + ["-c", "import numpy"], max(repeat, 3))["wall_s"]
-    planner = py + ["-m", "planner"]
+    timed_python(["-m", "compileall", "-q", str(ROOT / "planner")])
+    floor = run(["-c", "import numpy"], max(repeat, 3))["wall_s"]
+    planner = ["-m", "planner"]
     law = tmp / "law-4000.yaml"
     rows = [
         ("planner fit (240 Epoch runs) --bootstrap 1000", 3.0,
