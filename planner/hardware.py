@@ -203,25 +203,22 @@ class HardwareProfile(_Strict):
             compute = (float(self.tdp_watts), "tdp_watts")
         if phase not in ("decode", "idle"):
             return compute
-        if m is not None and m.decode_watts is not None:
-            decode = (float(m.decode_watts), bench("decode"))
-        elif self.decode_watts is not None:
-            decode = (float(self.decode_watts), "decode_watts")
-        else:
-            decode = (compute[0], f"{compute[1]} (no decode figure)")
-        if decode[0] > compute[0]:
-            decode = (compute[0], f"{compute[1]} (decode figure capped at the compute draw)")
-        if phase == "decode":
-            return decode
-        if m is not None and m.idle_watts is not None:
-            idle = (float(m.idle_watts), bench("idle"))
-        elif self.idle_watts is not None:
-            idle = (float(self.idle_watts), "idle_watts")
-        else:
-            idle = (decode[0], f"{decode[1]} (no idle figure)")
-        if idle[0] > decode[0]:
-            idle = (decode[0], f"{decode[1]} (idle figure capped at the decode draw)")
-        return idle
+        power, busier = compute, "compute"
+        for name in ("decode", "idle"):  # each falls back to, and is capped by, the busier one
+            measured = getattr(m, f"{name}_watts", None) if m is not None else None
+            given = getattr(self, f"{name}_watts")
+            if measured is not None:
+                figure = (float(measured), bench(name))
+            elif given is not None:
+                figure = (float(given), f"{name}_watts")
+            else:
+                figure = (power[0], f"{power[1]} (no {name} figure)")
+            if figure[0] > power[0]:
+                figure = (power[0], f"{power[1]} ({name} figure capped at the {busier} draw)")
+            power, busier = figure, name
+            if phase == name:
+                break
+        return power
 
     @property
     def hbm_bandwidth(self) -> float:
