@@ -1,7 +1,7 @@
 """Plans for many budgets of one structure from one stacked build (a sweep's points).
 
 A sweep varies a few numbers of one budget.  Building every configuration's cost model per
-point (216 for the chat example) costs about 1.5 ms each in Python; here they are built once
+point (216 for the chat example) costs about 0.6 ms each in Python; here they are built once
 for a chunk of points from ``stacked_view`` (numbers that differ read as arrays), stacked into
 one batch scenario of (configurations × points) entries and solved by one vectorised 1-D
 solve, with the same-options baselines solved the same way.  Each point's report then builds,
@@ -9,9 +9,11 @@ from its own budget, only the few configurations it reads (the plan's, the basel
 open choice's best: ``LazyCandidate``) and goes through ``plan_result`` like any plan.
 
 Every point is checked: its plan's objective, costed from its own budget alone, must equal the
-stacked solve's to 1e-9, and its configurations must be those of the stacked build; a point
-that fails (or any chunk the stacked build cannot express: ``Unstackable``) comes back None,
-and ``optimize_many`` plans it one at a time.
+stacked solve's to 1e-9, or the point comes back None; a chunk the stacked build cannot
+express (``Unstackable``, a formula that branches on a number that differs between its points,
+a point whose configurations are not the build's) comes back None for every point.
+``optimize_many`` plans those one at a time.  The same build (``stacked_build``) sets up the
+report's demand levels (``planner.analysis.levels``).
 """
 
 from __future__ import annotations
