@@ -61,7 +61,7 @@ def _compact(x, shape):
     """``x`` flattened to the batch, or a 0-d array where it is one value broadcast (no copy
     of a constant per element)."""
     a = np.asarray(x, dtype=float)
-    if a.size == 1 or (a.ndim and not any(a.strides)):
+    if a.size == 1 or (a.size and a.ndim and not any(a.strides)):
         return np.asarray(a[(0,) * a.ndim])
     return _flat(a, shape)
 

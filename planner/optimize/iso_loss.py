@@ -259,28 +259,39 @@ def solve_iso_loss(sc: Scenario, iterations: int = ITERATIONS) -> Solution:
         ends = _Stacked(curve, shape, [(every, excess_of(j, every)) for j in range(k)] * 2)
         ex = ends(np.concatenate([u_lo_f] * k + [u_hi_f] * k)).reshape(2 * k, size)
         ex_lo, ex_hi = ex[:k], ex[k:]
-    fails_lo = [~(e <= 0) for e in ex_lo]  # NaN counts as failing, as in a plain where()
-    fails_hi = [~(e <= 0) for e in ex_hi]
+    # stage 1, a bisection on every element: the objective's slope, whose sign change is the
+    # unconstrained optimum.  Plain bisection: the slope has kinks where a roofline max switches
+    # branch, and regula falsi can stall at a kink (seen on a 216-configuration plan: 7.7e-5
+    # off).
+    stage1 = _Stacked(curve, shape, [(every, slope_of(sc.objective, every))])
+    u_opt = _bisect_sign(stage1, u_lo_f, u_hi_f, iterations)[1].reshape(shape)
+    # where every constraint holds at the unconstrained optimum, that is the optimum: the
+    # constraints' intervals are needed only on the other elements
+    sub = np.zeros(size, dtype=bool)
+    if k:
+        at_opt = _Stacked(curve, shape, [(every, excess_of(j, every)) for j in range(k)])
+        ex_opt = at_opt(np.concatenate([_flat(u_opt, shape)] * k)).reshape(k, size)
+        sub = np.any(~(ex_opt <= 0), axis=0)  # NaN counts as failing, as in a plain where()
+    fails_lo = [~(e <= 0) & sub for e in ex_lo]
+    fails_hi = [~(e <= 0) & sub for e in ex_hi]
     need = [np.flatnonzero(a | b) for a, b in zip(fails_lo, fails_hi)]
 
-    # stage 1, one stacked bisection: the objective's slope on every element (its sign change
-    # is the unconstrained optimum) and each constraint's slope where needed (its minimum).
-    # Plain bisection: the slope has kinks where a roofline max switches branch, and regula
-    # falsi can stall at a kink (seen on a 216-configuration plan: 7.7e-5 off).
-    # A constraint of N alone with non-negative exponents (memory, latency) only rises with N:
-    # its minimum is the left end u_lo, no search needed.
+    # each constraint's minimum where needed, one stacked bisection on its slope.  A constraint
+    # of N alone with non-negative exponents (memory, latency) only rises with N: its minimum
+    # is the left end u_lo, no search needed.
     rising = [all(t.d_exp == 0 and t.n_exp >= 0 for p in c.item.alternatives for t in p)
               for c in cons]
-    searched = [j for j in range(k) if not rising[j]]
-    stage1 = _Stacked(curve, shape, [(every, slope_of(sc.objective, every))]
-                      + [(need[j], slope_of([cons[j].item], need[j])) for j in searched])
-    hi1 = _bisect_sign(stage1, u_lo_f[stage1.idx], u_hi_f[stage1.idx], iterations)[1]
-    u_opt = hi1[:size].reshape(shape)
+    searched = [j for j in range(k) if not rising[j] and need[j].size]
+    hi1 = np.zeros(0)
+    if searched:
+        minima = _Stacked(curve, shape, [(need[j], slope_of([cons[j].item], need[j]))
+                                         for j in searched])
+        hi1 = _bisect_sign(minima, u_lo_f[minima.idx], u_hi_f[minima.idx], iterations)[1]
     um = []
     for j in range(k):
         full = np.full(size, np.nan)
-        full[need[j]] = (u_lo_f[need[j]] if rising[j]
-                         else stage1.part(hi1, 1 + searched.index(j)))
+        full[need[j]] = (u_lo_f[need[j]] if j not in searched
+                         else minima.part(hi1, searched.index(j)))
         um.append(full)
 
     lo, hi = u_lo.copy(), u_hi.copy()
