@@ -156,6 +156,7 @@ class StackedBuild:
     candidates: tuple
     scenario: Any
     metas: tuple
+    builders: tuple = ()  # each point's own CandidateBuilder (its configurations by index)
 
     @property
     def points(self) -> int:
@@ -214,14 +215,17 @@ def stacked_build(budgets: Sequence, law=None, losses=None) -> StackedBuild:
     builder = CandidateBuilder(stacked_view(budgets), law, np.array(losses, dtype=float))
     cands = tuple(align_candidates([builder.build(k) for k in range(len(builder))]))
     metas = tuple(builder.meta(k) for k in range(len(builder)))
+    builders = []
     for j, b in enumerate(budgets):
         own = CandidateBuilder(b, law, losses[j])
         if len(own) != len(metas) or any(own.meta(k) != m for k, m in enumerate(metas)):
             raise ValueError(f"point {j}: its configurations are not the stacked build's")
+        builders.append(own)
     scenario = stack_scenarios(c.scenario for c in cands)
     if scenario.batch_size() != len(cands) * p:
         raise ValueError("stacked build is not one entry per configuration and point")
-    return StackedBuild(tuple(budgets), law, tuple(losses), cands, scenario, metas)
+    return StackedBuild(tuple(budgets), law, tuple(losses), cands, scenario, metas,
+                        tuple(builders))
 
 
 def _plan_chunk(budgets: list, law, losses: list, plan_result) -> list:
@@ -234,6 +238,10 @@ def _plan_chunk(budgets: list, law, losses: list, plan_result) -> list:
     k = len(build.candidates)
     obj, params, tokens = build.solve()
     same_n, same_d, same_cost = same_options_points(build.scenario, build.candidates, p)
+    hardware = [(m["train_hardware"], m["serve_hardware"]) for m in build.metas]
+    hardware_of: dict = {}
+    for q, hw in enumerate(hardware):
+        hardware_of.setdefault(hw, []).append(q)
     out: list = []
     for j, budget in enumerate(budgets):
         b = int(np.argmin(obj[:, j]))
@@ -241,8 +249,7 @@ def _plan_chunk(budgets: list, law, losses: list, plan_result) -> list:
         if not np.isfinite(obj[b, j]):
             out.append(None)  # infeasible: optimize() words it
             continue
-        own = CandidateBuilder(budget, law, losses[j])  # this point's own configurations
-        lazy = tuple(LazyCandidate(own, q) for q in range(k))
+        lazy = tuple(LazyCandidate(build.builders[j], q) for q in range(k))
         sc = lazy[b].scenario
         if n >= sc.params_range[1] * (1 - 1e-5):
             out.append(None)  # at the search cap: optimize() words it
@@ -254,8 +261,7 @@ def _plan_chunk(budgets: list, law, losses: list, plan_result) -> list:
             diag["candidates"] = k
         solution = Solution(n, d, float(obj[b, j]), "optimal", "iso_loss", active=active,
                             diagnostics=diag)
-        same_hw = [q for q, c in enumerate(lazy) if (c.train_hardware, c.serve_hardware)
-                   == (lazy[b].train_hardware, lazy[b].serve_hardware)]
+        same_hw = hardware_of[hardware[b]]  # the configurations on the plan's hardware
         same = (cheapest_same_options(same_hw, same_n[:, j], same_d[:, j], same_cost[:, j])
                 if len(same_hw) > 1 else None)
         res = plan_result(problem, solution, b, optima=(obj[:, j], params[:, j], tokens[:, j]),
