@@ -189,24 +189,22 @@ def _solve_levels(budgets, problems, full_index=None, progress=None):
     from planner.optimize import prepare
     from planner.optimize.batch import error_result, solve_problems
     from planner.optimize.plans import optimize_problem, plan_result, solver_name
+    from planner.optimize.stacked_plans import CHECK_RTOL
 
     usable = [p if not isinstance(p, (Exception, Level)) and solver_name(p.budget, None)
               == "iso_loss" else None for p in problems]
     outcome = solve_problems(usable, progress)
     build = next((p.levels for p in problems if isinstance(p, Level)), None)
     if build is not None:
-        b_obj, b_n, b_d = build.solve()
+        solved_levels = build.solve()
     results: list = [None] * len(problems)
     optima: list = [None] * len(problems)
     for i, p in enumerate(problems):
         if isinstance(p, Level):
-            j = p.j
-            best = int(np.argmin(b_obj[:, j]))
-            n, d, cost = float(b_n[best, j]), float(b_d[best, j]), float(b_obj[best, j])
-            cap = build.candidates[best].scenario.params_range[1] * (1 - 1e-5)
-            if np.isfinite(cost) and n < cap and abs(
-                    build.own_cost(j, best, n, d) / cost - 1.0) <= 1e-9:
-                optima[i] = (n, d, cost)
+            found = build.optimum(p.j, solved_levels)
+            if found is not None and abs(
+                    build.own_cost(p.j, *found[:3]) / found[3] - 1.0) <= CHECK_RTOL:
+                optima[i] = found[1:]
                 continue
             try:  # infeasible, at the search cap, or its own budget disagrees: on its own
                 p = problems[i] = prepare(budgets[i])

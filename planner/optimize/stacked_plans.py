@@ -184,6 +184,18 @@ class StackedBuild:
         return (obj, np.asarray(sol.params, float).reshape(k, p),
                 np.asarray(sol.tokens, float).reshape(k, p))
 
+    def optimum(self, j: int, solved) -> Optional[tuple[int, float, float, float]]:
+        """Point ``j``'s cheapest configuration ``(index, N, D, cost)`` in ``solved`` (what
+        ``solve`` returns), or None where no configuration is feasible or the optimum sits at
+        the top of the search range (``optimize()`` words those one at a time)."""
+        obj, params, tokens = solved
+        best = int(np.argmin(obj[:, j]))
+        cost, n = float(obj[best, j]), float(params[best, j])
+        cap = self.candidates[best].scenario.params_range[1] * (1 - 1e-5)
+        if not np.isfinite(cost) or n >= cap:
+            return None
+        return best, n, float(tokens[best, j]), cost
+
     def own_cost(self, j: int, best: int, params: float, tokens: float) -> float:
         """The lifetime cost of (N, D) in configuration ``best``, built from point ``j``'s own
         budget alone (to check the stacked build against)."""
@@ -236,7 +248,8 @@ def _plan_chunk(budgets: list, law, losses: list, plan_result) -> list:
         return [None] * p
     build = stacked_build(budgets, law, losses)
     k = len(build.candidates)
-    obj, params, tokens = build.solve()
+    solved = build.solve()
+    obj, params, tokens = solved
     same_n, same_d, same_cost = same_options_points(build.scenario, build.candidates, p)
     hardware = [(m["train_hardware"], m["serve_hardware"]) for m in build.metas]
     hardware_of: dict = {}
@@ -244,29 +257,26 @@ def _plan_chunk(budgets: list, law, losses: list, plan_result) -> list:
         hardware_of.setdefault(hw, []).append(q)
     out: list = []
     for j, budget in enumerate(budgets):
-        b = int(np.argmin(obj[:, j]))
-        n, d = float(params[b, j]), float(tokens[b, j])
-        if not np.isfinite(obj[b, j]):
-            out.append(None)  # infeasible: optimize() words it
+        found = build.optimum(j, solved)
+        if found is None:
+            out.append(None)  # infeasible, or at the search cap: optimize() words it
             continue
+        b, n, d, cost = found
         lazy = tuple(LazyCandidate(build.builders[j], q) for q in range(k))
         sc = lazy[b].scenario
-        if n >= sc.params_range[1] * (1 - 1e-5):
-            out.append(None)  # at the search cap: optimize() words it
-            continue
         problem = Problem(budget, law, losses[j], lazy)
         active = tuple(c.name for c in sc.constraints if abs(float(c.slack(n, d))) < 1e-6)
         diag = {"method": "bisection", "batch": k * p, "batched": True, "stacked": True}
         if k > 1:
             diag["candidates"] = k
-        solution = Solution(n, d, float(obj[b, j]), "optimal", "iso_loss", active=active,
+        solution = Solution(n, d, cost, "optimal", "iso_loss", active=active,
                             diagnostics=diag)
         same_hw = hardware_of[hardware[b]]  # the configurations on the plan's hardware
         same = (cheapest_same_options(same_hw, same_n[:, j], same_d[:, j], same_cost[:, j])
                 if len(same_hw) > 1 else None)
         res = plan_result(problem, solution, b, optima=(obj[:, j], params[:, j], tokens[:, j]),
                           same_options=same)
-        if res.ok and abs(res.plan.objective / float(obj[b, j]) - 1.0) > CHECK_RTOL:
+        if res.ok and abs(res.plan.objective / cost - 1.0) > CHECK_RTOL:
             res = None  # its own budget disagrees with the stacked build: one at a time
         out.append(res)
     return out
