@@ -229,20 +229,28 @@ def _solve(sc: Scenario, cache: bool, retry_binding: bool, disabled: frozenset) 
 
 
 def _binding(sc: Scenario) -> tuple[str, ...]:
-    """Constraints whose removal makes the scenario feasible (or all of them).  The sub-problems
+    """Constraints that bind an infeasible scenario (``binding_rule``).  The sub-problems
     re-solve the cached problem with constraints switched off, so naming them builds nothing
     new; one that fails numerically only leaves its constraint unnamed."""
     k = len(sc.constraints)
 
-    def status(disabled) -> str:
+    def status(keep) -> str:
         try:
-            return _solve(sc, True, False, frozenset(disabled)).status
+            return _solve(sc, True, False, frozenset(set(range(k)) - set(keep))).status
         except SolverError:
             return "failed"
 
-    names = [c.name for j, c in enumerate(sc.constraints)
-             if status(set(range(k)) - {j}) == "infeasible"]  # infeasible alone
+    return binding_rule(sc, status)
+
+
+def binding_rule(sc: Scenario, status) -> tuple[str, ...]:
+    """The constraints named as binding an infeasible scenario, from ``status(keep)``, the
+    status of the scenario with only the constraints ``keep`` (indices): those infeasible on
+    their own with the loss target, else those whose removal makes it feasible, else all."""
+    k = len(sc.constraints)
+    names = [c.name for j, c in enumerate(sc.constraints) if status({j}) == "infeasible"]
     if names:
         return tuple(names)
-    names = [c.name for j, c in enumerate(sc.constraints) if status({j}) == "optimal"]
+    names = [c.name for j, c in enumerate(sc.constraints)
+             if status(set(range(k)) - {j}) == "optimal"]
     return tuple(names) or tuple(c.name for c in sc.constraints)

@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from planner.optimize.gp import _loss_terms, _scale
+from planner.optimize.gp import _loss_terms, _scale, binding_rule
 from planner.optimize.scenario import Scenario, Solution
 
 # Clarabel's default feasibility and gap tolerances: on every configuration of the examples
@@ -275,18 +275,7 @@ def binding(sc: Scenario) -> tuple[str, ...]:
 
 
 def _binding(sc: Scenario) -> tuple[str, ...]:
-    """An infeasible scenario's binding constraints: those infeasible on their own with the
-    loss target, else those whose removal makes it feasible, else all of them (the rule of
-    ``planner.optimize.gp``).  Each test is one solve without the other constraints; one that
-    ends without a verdict only leaves its constraint unnamed."""
-    k = len(sc.constraints)
-
-    def status(keep) -> str:
-        return _solve(sc, frozenset(keep)).status
-
-    names = [con.name for j, con in enumerate(sc.constraints) if status({j}) == "infeasible"]
-    if names:
-        return tuple(names)
-    names = [con.name for j, con in enumerate(sc.constraints)
-             if status(set(range(k)) - {j}) == "optimal"]
-    return tuple(names) or tuple(con.name for con in sc.constraints)
+    """An infeasible scenario's binding constraints, by the rule of ``planner.optimize.gp``
+    (``binding_rule``).  Each test is one solve without the other constraints; one that ends
+    without a verdict only leaves its constraint unnamed."""
+    return binding_rule(sc, lambda keep: _solve(sc, frozenset(keep)).status)
