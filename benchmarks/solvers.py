@@ -39,6 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from timing import best_cli  # noqa: E402
+
 CHAT = "examples/chat-assistant.yaml"
 
 from planner.budget import load_budget  # noqa: E402

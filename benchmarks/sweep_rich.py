@@ -28,12 +28,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from timing import timed_python  # noqa: E402
+
 from planner.analysis.sweep import grid_points, parse_vary, sweep  # noqa: E402
 from planner.budget import budget_from_data  # noqa: E402
 from planner.budget.edit import vary_budget  # noqa: E402
 from planner.optimize.batch import optimize_many  # noqa: E402
 from planner.yaml_io import read_yaml_file  # noqa: E402
-from timing import timed_python  # noqa: E402
 
 BUDGET = ROOT / "examples" / "chat-assistant.yaml"
 

@@ -82,7 +82,7 @@ class Measured(_Strict):
     tflops_max: dict[str, Positive] = Field(default_factory=dict)  # best single iteration
     hbm_bandwidth_max_gb_per_s: Optional[Positive] = None
     triad_gb_per_s: Optional[Positive] = None  # STREAM triad a = b + s*c (median)
-    shapes: list[dict[str, Any]] = Field(default_factory=list)  # one entry per timed case
+    shapes: list[dict[str, Any]] = Field(default_factory=lambda: [])  # one entry per timed case
     clocks_mhz: dict[str, float] = Field(default_factory=dict)  # sampled during the run
     power_watts: dict[str, float] = Field(default_factory=dict)  # sampled during the run
     # per-phase board power (median NVML power.draw, watts): idle (CUDA context open, no

@@ -6,10 +6,11 @@ Frozen, JSON-serialisable, base units in field names (parameters, tokens, flops)
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from planner.laws import Law
+from planner.plain import as_plain
 
 JSON_SCHEMA_VERSION = 1
 EXTRAPOLATION_TOKENS_PER_PARAM = 1000.0  # Sardana et al. 2024: every law extrapolates beyond
@@ -46,7 +47,7 @@ class PlanPoint:
     def to_dict(self) -> dict:
         """The plan as JSON: the same keys for every kind of budget (docs/json.md); a key
         whose quantity does not apply (no hardware, no repeated data, no uncertainty) is null."""
-        d = asdict(self)
+        d = as_plain(self)
         extra = d.pop("extra")
         for k in ("costs", "serving", "constraints", "items"):
             if not d[k]:

@@ -54,6 +54,21 @@ _new = tuple.__new__
 (the cost models build tens of thousands per plan)."""
 
 
+def uniform(condition) -> bool:
+    """``condition`` as one bool: a scalar's truth, or that of an array whose entries all
+    agree (a batch of configurations grouped so that a formula's branch is the same for all
+    of them, ``planner.optimize.build.CandidateBuilder.batch``).  ``ValueError`` where the
+    entries differ."""
+    if isinstance(condition, (bool, int, float)):
+        return bool(condition)
+    a = np.asarray(condition)
+    if a.all():
+        return True
+    if not a.any():
+        return False
+    raise ValueError("a branch differs between the entries of a batch")
+
+
 def scale_terms(p: Posynomial, factor) -> Posynomial:
     """Every term of ``p`` times ``factor`` (a number or an array)."""
     return tuple([_new(Term, (c * factor, n, d)) for c, n, d in p])

@@ -1,6 +1,8 @@
 """One budget at several demand levels from one stacked build (planner.analysis.levels): every
 configuration's scenario at every level equals the level's budget prepared on its own."""
 
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 
@@ -56,14 +58,15 @@ def build():
 def test_stacked_levels_equal_levels_prepared_one_at_a_time(build):
     budgets, stacked = build
     assert stacked is not None and stacked.points == 4
-    k = len(stacked.candidates)
+    k = stacked.configurations
     assert k == 2 * 6 * 3 * 2  # serving hardware × bits × (γ 0-2) × GPUs per replica
     compared = 0
     for j, b in enumerate(budgets):
         ref = prepare(b)
         assert stacked.losses[j] == ref.target_loss
-        assert [c.configuration() for c in stacked.candidates] == \
-            [c.configuration() for c in ref.candidates]
+        assert [{**asdict(m["config"]), "train_hardware": m["train_hardware"],
+                 "serve_hardware": m["serve_hardware"], "draft": m["draft"]}
+                for m in stacked.metas] == [c.configuration() for c in ref.candidates]
         level = stacked.level(j)
         assert level.batch_size() == k
         for n, d in ((1e9, 3e11), (5e9, 2e12), (2e10, 8e12)):
@@ -84,7 +87,7 @@ def test_one_solve_gives_each_configurations_optimum_at_each_level(build):
 
     budgets, stacked = build
     obj, n, d = stacked.solve()
-    assert obj.shape == (len(stacked.candidates), 4)
+    assert obj.shape == (stacked.configurations, 4)
     for j, b in enumerate(budgets):
         ref_obj, ref_n, ref_d = candidate_optima(prepare(b))
         ok = np.isfinite(ref_obj)
@@ -114,8 +117,8 @@ def test_a_level_its_own_budget_disagrees_with_is_planned_one_at_a_time(monkeypa
     optimum, and its figure reads the prepared problem."""
     from planner.analysis import curves
     from planner.analysis.levels import Level
-    from planner.optimize.stacked_plans import StackedBuild
     from planner.optimize.problem import Problem
+    from planner.optimize.stacked_plans import StackedBuild
 
     b = load_budget(CHAT)
     fast = curves.demand_study(b, prepare(b))

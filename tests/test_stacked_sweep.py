@@ -1,6 +1,7 @@
 """The stacked sweep path (planner.optimize.stacked, planner.optimize.stacked_plans): the
 configurations are built once per chunk of points with the points' differing numbers as arrays.
-Every stacked point must equal ``optimize()`` on that point's own budget, field for field."""
+Every stacked point must equal the plan of that point's own budget with every configuration
+built on its own (``eager``), field for field."""
 
 from pathlib import Path
 
@@ -12,9 +13,13 @@ from hypothesis import strategies as st
 from planner.analysis.sweep import parse_vary, sweep
 from planner.budget import Budget, budget_from_data
 from planner.budget.edit import vary_budget
-from planner.optimize import optimize
 from planner.optimize import stacked_plans
-from planner.optimize.stacked import StackedView, Unstackable, stack_values, stacked_view
+from planner.optimize.stacked import (
+    StackedView,
+    Unstackable,
+    stack_values,
+    stacked_view,
+)
 from planner.render.terminal import to_json
 from planner.yaml_io import read_yaml_file
 
@@ -53,6 +58,16 @@ def assert_same_plan(got, ref, rtol=1e-12):
             assert x == y, key
 
 
+def eager(budget: Budget):
+    """The plan of ``budget`` with every configuration built on its own (no batch build: an
+    oracle independent of ``CandidateBuilder.batch``)."""
+    from planner.optimize import prepare
+    from planner.optimize.plans import optimize_problem, solver_name
+
+    return optimize_problem(prepare(budget, lazy=False), solver_name(budget, None),
+                            uncertainty=False)
+
+
 def point_budget(path: Path, inputs: dict) -> Budget:
     data, marks = read_yaml_file(path)
     return vary_budget(data, marks, str(path), inputs, budget_from_data(data, marks, str(path)))
@@ -65,7 +80,7 @@ def check_sweep(path: Path, *specs: str, expect_stacked=True):
     if expect_stacked is not None:
         assert all(stacked) if expect_stacked else not any(stacked)
     for p in res.points:
-        ref = optimize(point_budget(path, p.inputs), uncertainty=False)
+        ref = eager(point_budget(path, p.inputs))
         assert p.status == ref.status, p.inputs
         if ref.ok:
             assert_same_plan(p.result, ref)
@@ -151,7 +166,7 @@ def test_a_point_whose_own_budget_disagrees_is_planned_again(monkeypatch):
     monkeypatch.setattr(iso_loss, "solve_iso_loss", real)
     for p in res.points:
         assert not p.result.diagnostics.get("stacked")
-        assert_same_plan(p.result, optimize(point_budget(path, p.inputs)))
+        assert_same_plan(p.result, eager(point_budget(path, p.inputs)))
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -170,7 +185,7 @@ def test_random_capacity_settings_equal_single_plans(tmp_path_factory, rate, pea
     res = sweep(path, [parse_vary("inference.requests_per_month=" + ",".join(
         f"{r:.6g}" for r in rate))])
     for p in res.points:
-        ref = optimize(point_budget(path, p.inputs), uncertainty=False)
+        ref = eager(point_budget(path, p.inputs))
         assert p.status == ref.status
         if ref.ok:
             assert_same_plan(p.result, ref)

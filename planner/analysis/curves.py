@@ -65,7 +65,10 @@ def curve_costs(problem, params: np.ndarray, candidates=None,
         cands = list(candidates) if candidates is not None else list(problem.candidates)
         k = len(cands)
         shape = (k,) + params.shape if k > 1 else params.shape
-        if all(c.scenario.posynomial for c in cands):
+        if candidates is None and k > 1 and problem.posynomial:  # stacked once per problem
+            scs = [_expand(problem.stackable)]
+            curves = [PosynomialCurve(scs[0].loss, scs[0].loss_extra, shape)]
+        elif all(c.scenario.posynomial for c in cands):
             scs = [_expand(stack_scenarios(c.scenario for c in cands)) if k > 1
                    else cands[0].scenario]
             curves = [PosynomialCurve(scs[0].loss, scs[0].loss_extra, shape)]
@@ -189,7 +192,7 @@ def _solve_levels(budgets, problems, full_index=None, progress=None):
     from planner.optimize import prepare
     from planner.optimize.batch import error_result, solve_problems
     from planner.optimize.plans import optimize_problem, plan_result, solver_name
-    from planner.optimize.stacked_plans import CHECK_RTOL
+    from planner.optimize.problem import CHECK_RTOL
 
     usable = [p if not isinstance(p, (Exception, Level)) and solver_name(p.budget, None)
               == "iso_loss" else None for p in problems]

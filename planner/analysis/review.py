@@ -39,7 +39,7 @@ def build_review(budget: Budget | str | Path, fraction: float = 0.2,
 
     if not isinstance(budget, Budget):
         budget = load_budget(budget)
-    problem = prepare(budget)
+    problem = prepare(budget, lazy=True)  # configurations built as one batch, each on use
     notes: list[str] = []
     name = solver or budget.solver
     if name in ("auto", "iso_loss") and budget.uncertainty is None:

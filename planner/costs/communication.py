@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from planner.costs.shape import Shape
-from planner.terms import Posynomial, Term
+from planner.terms import Posynomial, Term, uniform
 
 ALLREDUCES_PER_LAYER = 2  # Megatron-LM: after attention and after the MLP (forward)
 
@@ -49,8 +49,9 @@ class Interconnect:
         tokens: ``2·n_layer·(2(g−1)/g·tokens·d_model·act_bytes/bw + latency)`` (zero on 1 GPU;
         the terms stay so candidate structures match)."""
         g = self.gpus
-        on = 0.0 if g <= 1 else 1.0
-        ring = 2.0 * (g - 1) / g if g > 1 else 0.0
+        one = uniform(g <= 1)  # the same for every entry of a batch of configurations
+        on = 0.0 if one else 1.0
+        ring = 0.0 if one else 2.0 * (g - 1) / g
         per_layer = ALLREDUCES_PER_LAYER * shape.n_layer_coef  # × N^(1/3)
         bytes_coef = per_layer * ring * tokens * shape.d_model_coef * self.act_bytes  # × N^(2/3)
         return (Term(on * bytes_coef / self.bandwidth, 2.0 / 3.0, 0),

@@ -29,7 +29,14 @@ from typing import Callable, Optional
 from planner.costs.communication import Interconnect
 from planner.costs.shape import SHAPE_EXP, Shape
 from planner.costs.speculative import expected_tokens
-from planner.terms import CostItem, Posynomial, Term, merge_like_terms, scale_terms
+from planner.terms import (
+    CostItem,
+    Posynomial,
+    Term,
+    merge_like_terms,
+    scale_terms,
+    uniform,
+)
 
 
 @dataclass(frozen=True)
@@ -286,7 +293,7 @@ def replica_memory(roof: Roofline, max_context: float) -> CostItem:
     """Bytes one replica holds: all weights at bits/8, the batch's KV cache at the longest
     context, the draft's weights and the draft's KV cache."""
     s, b = roof.shape, roof.batch
-    on = 1.0 if roof.draft.gamma else 0.0
+    on = 1.0 if uniform(roof.draft.gamma != 0) else 0.0
     ds = roof.draft_shape or s
     terms = (Term(roof.weight_bits / 8.0, 1, 0),
              Term(b * s.kv_elems_coef * roof.kv_bits / 8.0 * max_context, SHAPE_EXP, 0),

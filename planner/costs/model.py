@@ -30,7 +30,7 @@ from planner.costs.inference import (
 from planner.costs.setup import CostSetup, Demand, ServeSetup, TrainSetup
 from planner.costs.shape import Shape, given_shape, rule_shape
 from planner.costs.training import draft_training_gpu_seconds, training_gpu_seconds
-from planner.terms import CostItem, merge_like_terms
+from planner.terms import CostItem, merge_like_terms, uniform
 
 if TYPE_CHECKING:  # profiles are only passed through here
     from planner.hardware import HardwareProfile
@@ -60,7 +60,7 @@ class ServingConfig:
 def serving_rates(hw: HardwareProfile, spec: ServeSetup, weight_bits: int) -> ServingRates:
     """Effective serving rates: workload efficiency × spec (× calibration when measured)."""
     precision = spec.compute_precision
-    if precision in ("fp8", "int8") and weight_bits > 8:
+    if precision in ("fp8", "int8") and uniform(weight_bits > 8):
         precision = "bf16"  # 16-bit weights run on the 16-bit tensor cores
     peak = hw.peak_flops(precision)
     if spec.mfu_prefill is not None:
@@ -181,7 +181,7 @@ def build_cost_model(setup: CostSetup, config: ServingConfig, train_hw: Hardware
         "draft_train": draft_training_gpu_seconds(
             train_hw, train.precision, train.mfu, draft.params, draft.fraction,
             sd.draft_train_tokens if sd else None,
-            active=bool(sd and sd.train_draft and config.gamma > 0)),
+            active=bool(sd and sd.train_draft and uniform(config.gamma > 0))),
         **lifetime_items(roof, demand.requests, demand.prompt_tokens, demand.output_tokens, g),
     }
     if capacity.provisioned:

@@ -6,10 +6,12 @@ step time; ĉ: draft / target FLOPs per token.
 
 from __future__ import annotations
 
+from planner.terms import uniform
+
 
 def expected_tokens(alpha: float, gamma: int) -> float:
     """Expected tokens per target forward pass: ``E(α, γ) = (1 − α^(γ+1)) / (1 − α)``."""
-    if gamma <= 0:
+    if uniform(gamma <= 0):  # γ = 0 for every entry of a batch, or for none
         return 1.0
     return (1.0 - alpha ** (gamma + 1)) / (1.0 - alpha)
 

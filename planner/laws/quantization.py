@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from planner.terms import Term
+import numpy as np
+
+from planner.terms import Term, uniform
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class PenaltyLaw:
 
     def term(self, bits: float) -> Term:
         """The penalty at ``bits`` as a loss term (zero at 16 bits: unquantised)."""
-        coef = 0.0 if bits >= 16 else self.k * self.bits_factor(bits)
+        coef = 0.0 if uniform(bits >= 16) else self.k * self.bits_factor(bits)
         return Term(coef, self.n_exp, self.d_exp)
 
     def penalty(self, params, tokens, bits: float):
@@ -64,6 +66,8 @@ class KumarPenalty(PenaltyLaw):
     gamma_post: float = 0.5907
 
     def bits_factor(self, bits: float) -> float:
+        if np.ndim(bits):  # a batch of widths (planner.optimize.build.CandidateBuilder.batch)
+            return np.exp(-np.asarray(bits) / self.gamma_post)
         return math.exp(-bits / self.gamma_post)
 
 

@@ -5,6 +5,7 @@ plainly (16-bit weights, no speculation) or with the budget's serving options.""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Sequence
 
 import numpy as np
 
@@ -91,28 +92,29 @@ def same_options_baseline(problem: Problem, like: Candidate | None = None
         if len(same_hw) < 2:
             return None
     try:  # every candidate at once when they share a structure (the usual case)
-        n, d, cost = same_options_points(problem.stackable, cands, 1)
+        n, d, cost = same_options_points(problem.stackable, [c.config.weight_bits
+                                                             for c in cands], 1)
     except ValueError:  # structures differ, or a law that is not a posynomial
         return _same_options_one_by_one(cands, same_hw)
     return cheapest_same_options(same_hw, n[:, 0], d[:, 0], cost[:, 0])
 
 
-def same_options_points(stacked, cands, points: int):
+def same_options_points(stacked, bits: Sequence[int], points: int):
     """For ``stacked``, the batch scenario of every candidate at ``points`` points
-    (candidate-major: entry ``k·points + j``; each candidate's own scenario holds its
-    ``points`` entries), each candidate's compute-optimal (N, D) at its own loss constraint and
-    its objective there (inf where its constraints fail): arrays (candidates, points).  The
-    compute-optimal point depends only on the loss constraint (the target and the weight bits'
-    penalty), so it is solved once per weight-bit width."""
+    (candidate-major: entry ``k·points + j``) and ``bits``, each candidate's weight bits,
+    each candidate's compute-optimal (N, D) at its own loss constraint and its objective there
+    (inf where its constraints fail): arrays (candidates, points).  The compute-optimal point
+    depends only on the loss constraint (the target and the weight bits' penalty), so it is
+    solved once per weight-bit width."""
     from planner.optimize.iso_loss import solve_iso_loss
-    from planner.optimize.scenario import stack_scenarios
+    from planner.optimize.scenario import map_coefficients, stack_scenarios
 
-    k = len(cands)
-    bits = [c.config.weight_bits if c.config is not None else 16 for c in cands]
-    first = {b: bits.index(b) for b in dict.fromkeys(bits)}  # one candidate per width
+    k = len(bits)
+    first = {b: list(bits).index(b) for b in dict.fromkeys(bits)}  # one candidate per width
     rows = {b: r for r, b in enumerate(first)}
-
-    reps = [replace(cands[j].scenario, objective=flops_items(0.0)[:1], constraints=())
+    loss_only = replace(stacked, objective=flops_items(0.0)[:1], constraints=())
+    reps = [map_coefficients(loss_only, lambda x, j=j: np.asarray(x)[j * points:(j + 1) * points]
+                             if np.ndim(x) else x)  # candidate j's entries
             for j in first.values()]
     sol = solve_iso_loss(stack_scenarios(reps))
     pick = np.array([rows[b] for b in bits])

@@ -19,19 +19,24 @@ CHUNK_SCENARIOS = 65536  # scenarios per vectorised solve call (bounds memory, f
 
 # ---- batch solving --------------------------------------------------------------------------
 def _signature(problem) -> tuple:
-    """What must match for scenarios to stack (exponents, layout, names)."""
-    out = [len(problem.candidates)]
-    for c in problem.candidates:
-        sc = c.scenario
-        out.append((sc.objective_unit, sc.params_range,
-                    tuple((it.name, it.structure()) for it in sc.objective),
-                    tuple((k.name, k.item.structure()) for k in sc.constraints),
-                    tuple((float(t.n_exp), float(t.d_exp)) for t in sc.loss_extra)))
-    return tuple(out)
+    """What must match for problems to stack: their candidates' count and the structure of
+    their stacked scenario (exponents, layout, names)."""
+    sc = problem.stackable
+    return (len(problem.candidates), sc.objective_unit, sc.params_range,
+            tuple((it.name, it.structure()) for it in sc.objective),
+            tuple((k.name, k.item.structure()) for k in sc.constraints),
+            tuple((float(t.n_exp), float(t.d_exp)) for t in sc.loss_extra))
 
 
 def _stackable(problem) -> bool:
-    return problem.posynomial
+    """Whether the problem's candidates stack into one batch (``Problem.stackable``)."""
+    if not problem.posynomial:
+        return False
+    try:
+        problem.stackable
+    except ValueError:  # candidates of several structures: one at a time
+        return False
+    return True
 
 
 @dataclass
@@ -70,8 +75,7 @@ def solve_problems(problems: Sequence, progress: Optional[Progress] = None) -> B
         for start in range(0, len(idx), per_chunk):
             chunk = idx[start:start + per_chunk]
             try:
-                stacked = stack_scenarios(c.scenario for i in chunk
-                                          for c in problems[i].candidates)
+                stacked = stack_scenarios(problems[i].stackable for i in chunk)
             except ValueError:
                 continue  # structures differ after all: one at a time
             batch = solve_iso_loss(stacked)

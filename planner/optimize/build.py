@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import itertools
 from dataclasses import asdict, dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 from planner.budget import (
     Budget,
@@ -288,6 +289,12 @@ class CandidateBuilder:
     def __len__(self) -> int:
         return len(self.specs)
 
+    def choices(self) -> tuple:
+        """Every configuration's choices as one comparable value (two builders with equal
+        ``choices()`` hold the same configurations in the same order)."""
+        return tuple((hw.train_name, hw.serve_name, hw.choice, hw.drafts_open, draft, config)
+                     for hw, draft, _, config in self.specs)
+
     def meta(self, k: int) -> dict:
         """Candidate ``k``'s choices without building it: config, hardware and draft names,
         the ``choice`` label."""
@@ -300,16 +307,153 @@ class CandidateBuilder:
 
     def build(self, k: int) -> Candidate:
         """Candidate ``k``: its cost model and scenario."""
+        hw, draft, b, config = self.specs[k]
+        return self._make(hw, draft, b, config)
+
+    def _make(self, hw, draft: str, b: Budget, config) -> Candidate:
         from planner.costs.model import build_cost_model
         from planner.optimize.setup import cost_setup
 
-        hw, draft, b, config = self.specs[k]
         setup = self._setups.get(id(b))
         if setup is None:
             setup = self._setups[id(b)] = cost_setup(b)
         cm = build_cost_model(setup, config, hw.train_hw, hw.serve_hw)
         return make_candidate(b, self.law, self.loss, config, cm, self.penalty, self.bounds,
                               hw, draft)
+
+    def batch(self, points: int = 1) -> Scenario:
+        """Every configuration as one batch Scenario, entry ``q·points + j`` for
+        configuration ``q`` at point ``j`` (``points`` > 1: the builder's budget is a sweep's
+        ``stacked_view``), the same numbers as stacking each ``build(q)``.
+
+        One cost model is built per group of configurations that share every branch of the
+        cost formulas (hardware and draft; weight bits above 8, at 16; speculation on; more
+        than one GPU per replica), with their weight bits, γ and GPUs per replica as arrays
+        (``planner.terms.uniform`` reads a branch once for the group).  Raises ``TypeError``,
+        ``ValueError`` or ``ArithmeticError`` where a formula cannot take them as arrays: build
+        the configurations one at a time then."""
+        import numpy as np
+
+        from planner.costs.model import ServingConfig
+        from planner.optimize.align import align_candidates
+        from planner.optimize.scenario import map_coefficients, stack_scenarios
+
+        groups: dict[tuple, list[int]] = {}
+        for k, (hw, draft, b, c) in enumerate(self.specs):
+            bits, gamma, g = c.weight_bits, c.gamma, c.gpus_per_replica
+            key = (id(hw), draft, id(b), bits > 8, bits >= 16, gamma > 0, g > 1)
+            groups.setdefault(key, []).append(k)
+        parts, order = [], []
+        for ks in groups.values():
+            hw, draft, b, _ = self.specs[ks[0]]
+            configs = [self.specs[k][3] for k in ks]
+            if len(ks) == 1:
+                config = configs[0]
+            else:
+                config = ServingConfig(*(np.array([getattr(c, f) for c in configs],
+                                                  dtype=float)[:, None]
+                                         for f in ("weight_bits", "gamma", "gpus_per_replica")))
+            shape = (len(ks), points)
+            sc = self._make(hw, draft, b, config).scenario
+            flat = map_coefficients(sc, lambda x, shape=shape: np.broadcast_to(
+                np.asarray(x, dtype=float), shape).reshape(-1))
+            parts.append(Candidate(flat))
+            order += ks
+        stacked = stack_scenarios(c.scenario for c in align_candidates(parts))
+        if stacked.batch_size() != len(self.specs) * points:
+            raise ValueError("the batch is not one entry per configuration and point")
+        where = np.empty(len(order), dtype=int)
+        where[np.array(order)] = np.arange(len(order))  # configuration q is part entry where[q]
+        idx = (where[:, None] * points + np.arange(points)).reshape(-1)
+        return map_coefficients(stacked, lambda x: np.asarray(x)[idx])
+
+
+def batch_scenario(builder: CandidateBuilder, points: int = 1) -> Scenario:
+    """``builder.batch(points)``; where the batch build cannot express the configurations,
+    each built on its own (``builder.build``), aligned and stacked: the same entries."""
+    from planner.optimize.align import align_candidates
+    from planner.optimize.scenario import stack_scenarios
+
+    try:
+        return builder.batch(points)
+    except (TypeError, ValueError, ArithmeticError):
+        return stack_scenarios(c.scenario for c in align_candidates(
+            [builder.build(k) for k in range(len(builder))]))
+
+
+class LazyCandidate:
+    """A configuration whose choices are known (``CandidateBuilder.meta``) and whose cost model
+    and scenario are built on first use (a plan reads a few of a budget's hundreds)."""
+
+    __slots__ = ("_builder", "_index", "_built", "config", "train_hardware", "serve_hardware",
+                 "draft", "choice")
+
+    def __init__(self, builder: CandidateBuilder, index: int, meta: Optional[dict] = None):
+        """``meta``: ``builder.meta(index)`` when already known (a build's points share it)."""
+        self._builder, self._index, self._built = builder, index, None
+        m = builder.meta(index) if meta is None else meta
+        self.config, self.train_hardware, self.serve_hardware = (
+            m["config"], m["train_hardware"], m["serve_hardware"])
+        self.draft, self.choice = m["draft"], m["choice"]
+
+    def candidate(self) -> Candidate:
+        """The built Candidate (built once)."""
+        if self._built is None:
+            self._built = self._builder.build(self._index)
+        return self._built
+
+    @property
+    def scenario(self) -> Scenario:
+        return self.candidate().scenario
+
+    @property
+    def cost_model(self):
+        return self.candidate().cost_model
+
+    @property
+    def budget(self) -> Budget:
+        return self.candidate().budget
+
+    def configuration(self) -> Optional[dict]:
+        return Candidate.configuration(self)  # type: ignore[arg-type]
+
+    def label(self) -> str:
+        return Candidate.label(self)  # type: ignore[arg-type]
+
+
+def built(candidate) -> Candidate:
+    """``candidate`` as a Candidate (a ``LazyCandidate`` built)."""
+    return candidate.candidate() if isinstance(candidate, LazyCandidate) else candidate
+
+
+class LazyCandidates(collections.abc.Sequence):
+    """A builder's configurations as a read-only sequence of ``LazyCandidate``, each made on
+    first access."""
+
+    __slots__ = ("_builder", "_metas", "_made", "_all")
+
+    def __init__(self, builder: CandidateBuilder, metas: Optional[Sequence[dict]] = None):
+        """``metas``: ``builder.meta(k)`` of every configuration when already known."""
+        self._builder, self._made, self._all = builder, {}, None
+        self._metas = metas if metas is not None else [builder.meta(k)
+                                                       for k in range(len(builder))]
+
+    def __len__(self) -> int:
+        return len(self._metas)
+
+    def __getitem__(self, q):  # type: ignore[override]
+        if isinstance(q, slice):
+            return tuple(self[k] for k in range(len(self._metas))[q])
+        q = range(len(self._metas))[q]  # IndexError and negative indices as a tuple's
+        made = self._made.get(q)
+        if made is None:
+            made = self._made[q] = LazyCandidate(self._builder, q, self._metas[q])
+        return made
+
+    def __iter__(self):
+        if self._all is None:  # made once: a plan reads the choices of all several times
+            self._all = tuple(self[q] for q in range(len(self._metas)))
+        return iter(self._all)
 
 
 def make_candidate(budget: Budget, law: Law, loss: float, config, cm, penalty, bounds,

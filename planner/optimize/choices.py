@@ -173,6 +173,15 @@ def candidate_optima(problem, solver: str = "iso_loss"
     if solver == "iso_loss" and problem.posynomial:
         from planner.optimize.iso_loss import solve_iso_loss
 
+        try:  # every candidate in one batch (the usual case)
+            stacked = problem.stackable if len(cands) > 1 else None
+        except ValueError:  # several structures: a batch each
+            stacked = None
+        if stacked is not None:
+            batch = solve_iso_loss(stacked)
+            ok = np.atleast_1d(batch.status) == "optimal"
+            obj = np.where(ok, np.atleast_1d(batch.objective), np.inf)
+            return obj, np.atleast_1d(batch.params), np.atleast_1d(batch.tokens)
         groups: dict[tuple, list[int]] = {}
         for k, c in enumerate(cands):
             groups.setdefault(_structure(c.scenario), []).append(k)

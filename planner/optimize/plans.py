@@ -19,7 +19,7 @@ from planner.optimize.baselines import (
     same_options_baseline,
 )
 from planner.optimize.build import Candidate, flops_items
-from planner.optimize.problem import Problem, prepare
+from planner.optimize.problem import CHECK_RTOL, Problem, prepare
 from planner.optimize.scenario import Scenario, Solution
 from planner.optimize.solve import SOLVERS, solve_candidates
 from planner.plan import PlanPoint, PlanResult, extrapolation_warnings, law_summary
@@ -247,6 +247,10 @@ def optimize_problem(problem: Problem, solver: str = "iso_loss", check: bool = F
             message += f"; no choice is feasible: {per_choice}"
         return failed_result(problem, "infeasible", message, sol.binding, sol.solver)
     result = plan_result(problem, sol, best, optima)
+    if (problem.batch is not None and result.ok
+            and abs(result.plan.objective / sol.objective - 1.0) > CHECK_RTOL):
+        # the plan's own cost model disagrees with the batch that chose it: build each one
+        return optimize_problem(problem.eager(), solver, check, uncertainty)
     if not result.ok:  # refused by the final check
         return result
     diagnostics: dict[str, Any] = dict(result.diagnostics)
@@ -286,7 +290,7 @@ def optimize(budget: Union[Budget, str, Path, dict], solver: str | None = None,
         budget = load_budget(budget)
     name = solver_name(budget, solver)
     try:
-        problem = prepare(budget)
+        problem = prepare(budget, lazy=True)
     except InfeasibleError as exc:
         return PlanResult.failed("infeasible", str(exc), solver=name, binding=exc.binding,
                                  objective_unit=budget.objective,

@@ -75,13 +75,17 @@ class Scenario:
         return out
 
     def batch_size(self) -> int:
+        """How many scenarios this batch holds (1 where every number is a scalar)."""
         arrays = [] if self.loss is None else [self.loss.limit, self.loss.E, self.loss.A,
                                                self.loss.B]
         arrays += [t.coef for item in self.objective for p in item.alternatives for t in p]
         arrays += [c.limit for c in self.constraints]
         arrays += [t.coef for c in self.constraints for p in c.item.alternatives for t in p]
         arrays += [t.coef for t in self.loss_extra]
-        return int(np.prod(np.broadcast_shapes(*[np.shape(a) for a in arrays])))
+        shaped = [a for a in arrays if type(a) is not float and type(a) is not int]
+        if not shaped:  # Python numbers only: one scenario
+            return 1
+        return int(np.prod(np.broadcast_shapes(*[np.shape(a) for a in shaped])))
 
 
 @dataclass(frozen=True)
@@ -124,8 +128,8 @@ def stack_scenarios(scenarios) -> Scenario:
     cuts = np.cumsum([0] + sizes).tolist()
 
     def flat(values) -> np.ndarray:
-        if single:
-            return np.array(values, dtype=float)
+        if single:  # one entry each: scalars, or arrays of one entry
+            return np.array(values, dtype=float).reshape(-1)
         out = np.empty(cuts[-1])
         for v, a, b in zip(values, cuts[:-1], cuts[1:]):
             out[a:b] = np.reshape(v, -1) if np.ndim(v) > 1 else v  # a value or b − a of them

@@ -26,48 +26,16 @@ import numpy as np
 
 from planner.errors import PlannerError
 from planner.optimize.baselines import cheapest_same_options, same_options_points
-from planner.optimize.build import Candidate, CandidateBuilder, resolve_law, target_loss
-from planner.optimize.problem import Problem
+from planner.optimize.build import (
+    CandidateBuilder,
+    LazyCandidates,
+    resolve_law,
+    target_loss,
+)
+from planner.optimize.problem import CHECK_RTOL, Problem
 
 CHUNK_POINTS = 64  # points per stacked build at most (memory: ~1.5 MB per point, 216 configs)
 MIN_CHUNK_POINTS = 16  # fewer points per build do not pay for splitting work across processes
-CHECK_RTOL = 1e-9  # a point's own objective vs the stacked solve's
-
-
-class LazyCandidate:
-    """A candidate configuration whose choices are known and whose cost model and scenario
-    are built (from its point's own budget) on first use."""
-
-    __slots__ = ("_builder", "_index", "_built", "config", "train_hardware", "serve_hardware",
-                 "draft", "choice")
-
-    def __init__(self, builder: CandidateBuilder, index: int):
-        self._builder, self._index, self._built = builder, index, None
-        for key, value in builder.meta(index).items():
-            setattr(self, key, value)
-
-    def _get(self) -> Candidate:
-        if self._built is None:
-            self._built = self._builder.build(self._index)
-        return self._built
-
-    @property
-    def scenario(self):
-        return self._get().scenario
-
-    @property
-    def cost_model(self):
-        return self._get().cost_model
-
-    @property
-    def budget(self):
-        return self._get().budget
-
-    def configuration(self):
-        return Candidate.configuration(self)  # type: ignore[arg-type]
-
-    def label(self) -> str:
-        return Candidate.label(self)  # type: ignore[arg-type]
 
 
 def plan_stacked(budgets: Sequence, progress=None, jobs: Optional[int] = None) -> list:
@@ -147,16 +115,19 @@ def plan_chunk(args: tuple) -> list:
 class StackedBuild:
     """Budgets of one structure built as one (``stacked_build``): ``scenario`` holds every
     configuration at every point, configuration-major (entry ``q·P + j`` is configuration
-    ``q`` at point ``j`` of ``P``); ``candidates`` are the build's configurations (their
-    coefficients one per point); ``metas`` their choices (``CandidateBuilder.meta``)."""
+    ``q`` at point ``j`` of ``P``); ``metas`` are the configurations' choices
+    (``CandidateBuilder.meta``), the same at every point."""
 
     budgets: tuple
     law: Any
     losses: tuple
-    candidates: tuple
     scenario: Any
     metas: tuple
     builders: tuple = ()  # each point's own CandidateBuilder (its configurations by index)
+
+    @property
+    def configurations(self) -> int:
+        return len(self.metas)
 
     @property
     def points(self) -> int:
@@ -176,7 +147,7 @@ class StackedBuild:
         (inf where infeasible), N and D, arrays of shape (configurations, points)."""
         from planner.optimize.iso_loss import solve_iso_loss
 
-        k, p = len(self.candidates), self.points
+        k, p = self.configurations, self.points
         sol = solve_iso_loss(self.scenario)
         status = np.asarray(sol.status).reshape(k, p)
         obj = np.where(status == "optimal", np.asarray(sol.objective, float).reshape(k, p),
@@ -191,7 +162,7 @@ class StackedBuild:
         obj, params, tokens = solved
         best = int(np.argmin(obj[:, j]))
         cost, n = float(obj[best, j]), float(params[best, j])
-        cap = self.candidates[best].scenario.params_range[1] * (1 - 1e-5)
+        cap = self.scenario.params_range[1] * (1 - 1e-5)
         if not np.isfinite(cost) or n >= cap:
             return None
         return best, n, float(tokens[best, j]), cost
@@ -209,8 +180,7 @@ def stacked_build(budgets: Sequence, law=None, losses=None) -> StackedBuild:
     Raises ``Unstackable`` (or the ``TypeError``/``ValueError`` of a formula that branches on
     a number that differs between the points) where one build cannot express them, and
     ``ValueError`` where a budget's own configurations are not the build's."""
-    from planner.optimize.align import align_candidates
-    from planner.optimize.scenario import stack_scenarios
+    from planner.optimize.build import batch_scenario
     from planner.optimize.stacked import Unstackable, stacked_view
 
     p = len(budgets)
@@ -225,19 +195,18 @@ def stacked_build(budgets: Sequence, law=None, losses=None) -> StackedBuild:
     if losses is None:
         losses = [target_loss(b, law) for b in budgets]
     builder = CandidateBuilder(stacked_view(budgets), law, np.array(losses, dtype=float))
-    cands = tuple(align_candidates([builder.build(k) for k in range(len(builder))]))
     metas = tuple(builder.meta(k) for k in range(len(builder)))
+    choices = builder.choices()
     builders = []
     for j, b in enumerate(budgets):
         own = CandidateBuilder(b, law, losses[j])
-        if len(own) != len(metas) or any(own.meta(k) != m for k, m in enumerate(metas)):
+        if own.choices() != choices:
             raise ValueError(f"point {j}: its configurations are not the stacked build's")
         builders.append(own)
-    scenario = stack_scenarios(c.scenario for c in cands)
-    if scenario.batch_size() != len(cands) * p:
+    scenario = batch_scenario(builder, p)
+    if scenario.batch_size() != len(metas) * p:
         raise ValueError("stacked build is not one entry per configuration and point")
-    return StackedBuild(tuple(budgets), law, tuple(losses), cands, scenario, metas,
-                        tuple(builders))
+    return StackedBuild(tuple(budgets), law, tuple(losses), scenario, metas, tuple(builders))
 
 
 def _plan_chunk(budgets: list, law, losses: list, plan_result) -> list:
@@ -247,10 +216,11 @@ def _plan_chunk(budgets: list, law, losses: list, plan_result) -> list:
     if p < 2:
         return [None] * p
     build = stacked_build(budgets, law, losses)
-    k = len(build.candidates)
+    k = build.configurations
     solved = build.solve()
     obj, params, tokens = solved
-    same_n, same_d, same_cost = same_options_points(build.scenario, build.candidates, p)
+    same_n, same_d, same_cost = same_options_points(
+        build.scenario, [m["config"].weight_bits for m in build.metas], p)
     hardware = [(m["train_hardware"], m["serve_hardware"]) for m in build.metas]
     hardware_of: dict = {}
     for q, hw in enumerate(hardware):
@@ -262,7 +232,7 @@ def _plan_chunk(budgets: list, law, losses: list, plan_result) -> list:
             out.append(None)  # infeasible, or at the search cap: optimize() words it
             continue
         b, n, d, cost = found
-        lazy = tuple(LazyCandidate(build.builders[j], q) for q in range(k))
+        lazy = LazyCandidates(build.builders[j], build.metas)
         sc = lazy[b].scenario
         problem = Problem(budget, law, losses[j], lazy)
         active = tuple(c.name for c in sc.constraints if abs(float(c.slack(n, d))) < 1e-6)

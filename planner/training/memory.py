@@ -20,8 +20,9 @@ out; the profile's HBM headroom covers them.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
+from planner.plain import as_plain
 from planner.terms import Term
 
 # bytes per parameter: (weights, gradients, optimizer states)
@@ -89,7 +90,7 @@ class MemoryPerGPU:
         return self.total_bytes <= self.limit_bytes
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return as_plain(self)
 
 
 def memory_per_gpu(params: float, rule, seq_len: int, micro_batch: int, tp: int, pp: int,

@@ -10,9 +10,10 @@ when B is a power law in (N, D).  The pipeline bubble is not modelled (MFU cover
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Optional
 
+from planner.plain import as_plain
 from planner.training.memory import MemoryPerGPU, memory_per_gpu
 
 
@@ -49,7 +50,7 @@ class Split:
     memory: MemoryPerGPU
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = as_plain(self)
         d["memory"] = self.memory.to_dict()
         return d
 

@@ -3,9 +3,10 @@ GPU, GPUs used and wall-clock, and which limits bind (docs/training-plan.md)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Optional
 
+from planner.plain import as_plain
 from planner.training.constraints import training_setup
 from planner.training.hyperparams import hyperparameters
 from planner.training.parallelism import choose_split, permissive_split
@@ -32,7 +33,7 @@ class TrainingPlan:
     warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = as_plain(self)
         d["binding"] = list(self.binding)
         d["warnings"] = list(self.warnings)
         return d
@@ -62,7 +63,7 @@ def training_plan(budget, cm, params: float, tokens: float) -> TrainingPlan:
         binding.append(f"memory: no split up to TP {tp} × PP {pp} fits "
                        f"{setup.limit_bytes / 1e9:.1f} GB per GPU{need}")
         return TrainingPlan(cm.train_hw.name, params, tokens, setup.seq_len, shape.to_dict(),
-                            asdict(hp) if hp else None, setup.gpus, None, None, None, gpu_s,
+                            as_plain(hp) if hp else None, setup.gpus, None, None, None, gpu_s,
                             None, None, tuple(binding), tuple(warnings))
     useful = best.max_useful_gpus if best.max_useful_gpus >= 0 else None
     used = best.gpus_used
@@ -88,6 +89,6 @@ def training_plan(budget, cm, params: float, tokens: float) -> TrainingPlan:
         if used_frac > 1 - 1e-5:
             binding.append(f"deadline: {wall / 86400:.2f} days of {t.deadline_days:g}")
     return TrainingPlan(cm.train_hw.name, params, tokens, setup.seq_len, shape.to_dict(),
-                        asdict(hp) if hp else None, setup.gpus, useful, used, best.to_dict(),
+                        as_plain(hp) if hp else None, setup.gpus, useful, used, best.to_dict(),
                         gpu_s, wall, wall / 86400.0 if wall is not None else None,
                         tuple(binding), tuple(warnings))

@@ -10,10 +10,11 @@ monomial ``c·N^e`` in N and every memory term built from it stays a posynomial.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Optional
 
 from planner.costs.shape import RULE_ASPECT, RULE_GQA, RULE_HEAD_DIM
+from planner.plain import as_plain
 
 PARAMS_PER_LAYER_D2 = 12  # N = 12·n_layer·d_model²
 
@@ -32,7 +33,7 @@ class ModelShape:
     rule: str
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return as_plain(self)
 
 
 @dataclass(frozen=True)
