@@ -14,6 +14,7 @@ another and override fields; budgets name a profile, a file, or give one inline.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import functools
 from pathlib import Path
@@ -286,6 +287,19 @@ def list_profiles() -> list[str]:
     return sorted(_profile_files())
 
 
+@functools.lru_cache(maxsize=128)
+def _read_profile_file(path: str, mtime_ns: int, size: int) -> tuple[dict, dict]:
+    return read_yaml_file(Path(path))
+
+
+def _read_profile(path: Path) -> tuple[dict, dict]:
+    """A profile file's data (a fresh copy: callers merge into it) and its marks, parsed once
+    per version of the file (a report loads the same few profiles dozens of times)."""
+    st = path.stat()
+    data, marks = _read_profile_file(str(path), st.st_mtime_ns, st.st_size)
+    return copy.deepcopy(data), marks
+
+
 def _raw_profile(name_or_path: str, base_dir: Path | None, seen: tuple = ()) -> dict:
     """Profile data with ``extends:`` resolved (recursively, cycles refused)."""
     files = _profile_files()
@@ -313,7 +327,7 @@ def _raw_profile(name_or_path: str, base_dir: Path | None, seen: tuple = ()) -> 
     if len(seen) >= MAX_EXTENDS_DEPTH:
         raise InputError(f"{path}: extends: chain longer than {MAX_EXTENDS_DEPTH} profiles "
                          f"(from {seen[0]}); refused")
-    data, marks = read_yaml_file(path)
+    data, marks = _read_profile(path)
     if not isinstance(data, dict):
         raise InputError(f"{path}:1:1: a hardware profile is a mapping of keys")
     check_numbers(data, marks, str(path))
@@ -351,11 +365,13 @@ def _load_cached(name_or_path: str, base_dir: str | None) -> HardwareProfile:
     data = _raw_profile(name_or_path, Path(base_dir) if base_dir else None)
     where = data.pop("__file__", name_or_path)
     parent = data.pop("extends", None)  # already merged in; kept on the result for the record
-    _, marks = read_yaml_file(where) if Path(where).is_file() else (None, {})
+    _, marks = _read_profile(Path(where)) if Path(where).is_file() else (None, {})
     profile = profile_from_data(data, where, None, marks)
     return profile.model_copy(update={"extends": parent}) if parent else profile
 
 
 def load_profile(name_or_path: str, base_dir: Path | None = None) -> HardwareProfile:
     """A profile by shipped name (``h100-sxm``) or by YAML path (relative to ``base_dir``)."""
+    if base_dir is not None and name_or_path in _profile_files():
+        base_dir = None  # a shipped name is found without it: one cache entry
     return _load_cached(name_or_path, str(base_dir) if base_dir else None)

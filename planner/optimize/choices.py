@@ -244,10 +244,25 @@ def alone_feasible(problem, solver: str = "iso_loss", only: Optional[list[int]] 
     from planner.optimize.scenario import stack_scenarios
 
     cands = problem.candidates
-    if solver != "iso_loss" or not all(cands[k].scenario.posynomial for k in (
-            only if only is not None else range(len(cands)))):
-        return None
     which = list(range(len(cands))) if only is None else list(only)
+    if solver != "iso_loss" or not problem.posynomial:
+        return None
+    try:  # the candidates' stacked batch, restricted to ``which``: one solve per constraint
+        stacked = problem.stackable if len(cands) > 1 and which else None
+    except ValueError:  # several structures: a batch per structure below
+        stacked = None
+    if stacked is not None:
+        from planner.optimize.scenario import map_coefficients
+
+        pick = np.array(which)
+        sub = map_coefficients(stacked, lambda x: np.asarray(x)[pick] if np.ndim(x) else x)
+        out = {}
+        for con in sub.constraints:
+            ok = np.zeros(len(cands), dtype=bool)
+            ok[pick] = np.atleast_1d(solve_iso_loss(replace(sub, constraints=(con,))).status) \
+                == "optimal"
+            out[con.name] = ok
+        return out
     out = {}
     for i, con in enumerate(cands[which[0]].scenario.constraints):
         ok = np.zeros(len(cands), dtype=bool)
