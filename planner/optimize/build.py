@@ -321,6 +321,17 @@ class CandidateBuilder:
         return make_candidate(b, self.law, self.loss, config, cm, self.penalty, self.bounds,
                               hw, draft)
 
+    def groups(self) -> list[list[int]]:
+        """The configurations (indices) that share every branch of the cost formulas: the
+        same hardware and draft; weight bits above 8 or not, at 16 or not; speculation on or
+        off; one GPU per replica or more.  ``batch`` builds one cost model per group."""
+        groups: dict[tuple, list[int]] = {}
+        for k, (hw, draft, b, c) in enumerate(self.specs):
+            bits, gamma, g = c.weight_bits, c.gamma, c.gpus_per_replica
+            key = (id(hw), draft, id(b), bits > 8, bits >= 16, gamma > 0, g > 1)
+            groups.setdefault(key, []).append(k)
+        return list(groups.values())
+
     def batch(self, points: int = 1) -> Scenario:
         """Every configuration as one batch Scenario, entry ``q·points + j`` for
         configuration ``q`` at point ``j`` (``points`` > 1: the builder's budget is a sweep's
@@ -338,13 +349,8 @@ class CandidateBuilder:
         from planner.optimize.align import align_candidates
         from planner.optimize.scenario import map_coefficients, stack_scenarios
 
-        groups: dict[tuple, list[int]] = {}
-        for k, (hw, draft, b, c) in enumerate(self.specs):
-            bits, gamma, g = c.weight_bits, c.gamma, c.gpus_per_replica
-            key = (id(hw), draft, id(b), bits > 8, bits >= 16, gamma > 0, g > 1)
-            groups.setdefault(key, []).append(k)
         parts, order = [], []
-        for ks in groups.values():
+        for ks in self.groups():
             hw, draft, b, _ = self.specs[ks[0]]
             configs = [self.specs[k][3] for k in ks]
             if len(ks) == 1:

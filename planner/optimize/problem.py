@@ -96,15 +96,16 @@ def prepare(budget: Budget, lazy: bool = False) -> Problem:
 
     ``lazy``: for a budget of several configurations and a posynomial law, build them as one
     batch (``Problem.batch``) and each configuration's own cost model only when read; a plan
-    then reads a few (``optimize``).  Otherwise, and where the batch build cannot express
-    the budget, every configuration is built on its own."""
+    then reads a few (``optimize``).  Otherwise (also where the batch would save less than
+    half the cost-model builds: a budget of a few configurations) and where the batch build
+    cannot express the budget, every configuration is built on its own."""
     law = resolve_law(budget)
     if getattr(law, "repeats_data", False) and budget.data is not None:
         law = law.with_unique_tokens(budget.data.unique_tokens)
     loss = target_loss(budget, law)
     if lazy and budget.uses_hardware and law.is_posynomial:
         builder = CandidateBuilder(budget, law, loss)
-        if len(builder) > 1:
+        if len(builder) > 1 and 2 * len(builder.groups()) <= len(builder):
             try:
                 batch = builder.batch()
             except (TypeError, ValueError, ArithmeticError):
