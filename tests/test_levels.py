@@ -138,3 +138,40 @@ def test_a_level_its_own_budget_disagrees_with_is_planned_one_at_a_time(monkeypa
         for key in ("objective", "tokens", "train", "candidate"):
             np.testing.assert_allclose(a[key], r[key], rtol=1e-12, atol=0)
 
+
+
+def _cheapest_agree(build):
+    """``solve_cheapest`` against ``solve`` (every configuration's optimum) on ``build``: the
+    cheapest of all and of each hardware and draft option, at every point, is the same
+    configuration at the same cost, N and D; every configuration it did not rule out has the
+    optimum ``solve`` gives.  Returns how many it ruled out."""
+    full_obj, full_n, full_d = build.solve()
+    obj, n, d = build.solve_cheapest()
+    kept = np.isfinite(obj)
+    np.testing.assert_array_equal(np.isfinite(full_obj[kept]), True)
+    np.testing.assert_allclose(obj[kept], full_obj[kept], rtol=1e-12)
+    np.testing.assert_allclose(n[kept], full_n[kept], rtol=1e-12)
+    np.testing.assert_allclose(d[kept], full_d[kept], rtol=1e-12)
+    groups = build._groups()
+    assert len(groups) >= 1
+    for g in groups:
+        for j in range(build.points):
+            want = int(np.argmin(full_obj[g, j]))
+            assert int(np.argmin(obj[g, j])) == want
+            assert obj[g[want], j] == pytest.approx(full_obj[g[want], j], rel=1e-12) or \
+                not np.isfinite(full_obj[g[want], j])
+    return int((~kept & np.isfinite(full_obj)).sum())
+
+
+def test_cheapest_solve_rules_out_only_configurations_that_cannot_win(build):
+    _, stacked = build
+    ruled_out = _cheapest_agree(stacked)
+    assert ruled_out > 0  # it did skip work: dominated configurations read inf
+
+
+@pytest.mark.parametrize("name", ["chat-assistant", "which-gpu", "which-draft"])
+def test_cheapest_solve_on_examples_with_choices_and_an_infeasible_option(name, examples_dir):
+    budgets = at_levels((examples_dir / f"{name}.yaml").read_text(), (0.01, 0.3, 10.0))
+    stacked = stack_levels(budgets)
+    assert stacked is not None
+    _cheapest_agree(stacked)

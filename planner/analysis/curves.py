@@ -199,7 +199,7 @@ def _solve_levels(budgets, problems, full_index=None, progress=None):
     outcome = solve_problems(usable, progress)
     build = next((p.levels for p in problems if isinstance(p, Level)), None)
     if build is not None:
-        solved_levels = build.solve()
+        solved_levels = build.solve_cheapest()
     results: list = [None] * len(problems)
     optima: list = [None] * len(problems)
     for i, p in enumerate(problems):

@@ -155,6 +155,67 @@ class StackedBuild:
         return (obj, np.asarray(sol.params, float).reshape(k, p),
                 np.asarray(sol.tokens, float).reshape(k, p))
 
+    def solve_cheapest(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``solve``, except that a configuration that cannot be the cheapest at a point (of
+        all configurations, or of its hardware or draft option: what a plan and its
+        ``alternatives`` read) reads ``inf`` there.
+
+        Constraints only raise a configuration's cost, so its optimum without them is a lower
+        bound; where that optimum meets every constraint (with a 1e-9 margin) it is the
+        optimum.  A configuration whose lower bound exceeds, by more than 1e-9, the cost of
+        such a met optimum in each of its groups cannot be the cheapest of any; only the
+        others are solved with their constraints (for the chat example: none of 216 × 64).
+        """
+        from dataclasses import replace
+
+        from planner.optimize.iso_loss import _flops_form, solve_iso_loss
+
+        sc, k, p = self.scenario, self.configurations, self.points
+        free_sc = replace(sc, constraints=())
+        if not sc.constraints or _flops_form(free_sc) is not None:
+            return self.solve()  # nothing to bound, or a closed form the full solve skips
+        free = solve_iso_loss(free_sc)
+        ok = np.asarray(free.status) == "optimal"
+        lower = np.where(ok, np.asarray(free.objective, float), np.inf)
+        n, d = np.asarray(free.params, float), np.asarray(free.tokens, float)
+        met = ok & np.isfinite(n) & np.isfinite(d)
+        safe_n, safe_d = np.where(met, n, 1.0), np.where(met, d, 1.0)
+        with np.errstate(all="ignore"):
+            for c in sc.constraints:
+                met &= np.asarray(c.item.value(safe_n, safe_d), float) / np.asarray(
+                    c.limit, float) - 1.0 <= -1e-9
+        lower, met = lower.reshape(k, p), met.reshape(k, p)
+        upper = np.where(met, lower, np.inf)
+        keep = np.zeros((k, p), dtype=bool)
+        for group in self._groups():
+            best = upper[group].min(axis=0)  # per point: a met optimum's cost in the group
+            keep[group] |= ~(lower[group] > best * (1 + 1e-9))
+        obj = np.where(met, lower, np.inf)
+        params = np.where(met, n.reshape(k, p), np.nan)
+        tokens = np.where(met, d.reshape(k, p), np.nan)
+        need = np.flatnonzero((keep & ~met & np.isfinite(lower)).reshape(-1))
+        if need.size:
+            from planner.optimize.scenario import map_coefficients
+
+            part = solve_iso_loss(map_coefficients(sc, lambda x: np.asarray(x)[need]
+                                                   if np.ndim(x) else x))
+            found = np.asarray(part.status) == "optimal"
+            obj.reshape(-1)[need] = np.where(found, np.asarray(part.objective, float), np.inf)
+            params.reshape(-1)[need] = np.asarray(part.params, float)
+            tokens.reshape(-1)[need] = np.asarray(part.tokens, float)
+        obj[~keep] = np.inf
+        return obj, params, tokens
+
+    def _groups(self) -> list[np.ndarray]:
+        """The configurations a plan compares: all of them, and those of each hardware and
+        each draft option."""
+        out = [np.arange(self.configurations)]
+        for key in ("serve_hardware", "train_hardware", "draft"):
+            values = [m[key] for m in self.metas]
+            if len(set(values)) > 1:
+                out += [np.flatnonzero([v == x for v in values]) for x in dict.fromkeys(values)]
+        return out
+
     def optimum(self, j: int, solved) -> Optional[tuple[int, float, float, float]]:
         """Point ``j``'s cheapest configuration ``(index, N, D, cost)`` in ``solved`` (what
         ``solve`` returns), or None where no configuration is feasible or the optimum sits at
@@ -217,7 +278,7 @@ def _plan_chunk(budgets: list, law, losses: list, plan_result) -> list:
         return [None] * p
     build = stacked_build(budgets, law, losses)
     k = build.configurations
-    solved = build.solve()
+    solved = build.solve_cheapest()
     obj, params, tokens = solved
     same_n, same_d, same_cost = same_options_points(
         build.scenario, [m["config"].weight_bits for m in build.metas], p)
