@@ -276,11 +276,18 @@ def profile_dirs() -> list[Path]:
 
 
 def _profile_files() -> dict[str, Path]:
+    """The shipped profiles by name (listed again only when a profile folder changes)."""
+    dirs = profile_dirs()
+    return dict(_listed(tuple(dirs), tuple(d.stat().st_mtime_ns for d in dirs)))
+
+
+@functools.lru_cache(maxsize=8)
+def _listed(dirs: tuple, mtimes: tuple) -> tuple:
     files: dict[str, Path] = {}
-    for d in profile_dirs():
+    for d in dirs:
         for f in sorted(d.glob("*.yaml")):
             files.setdefault(f.stem, f)
-    return files
+    return tuple(files.items())
 
 
 def list_profiles() -> list[str]:
