@@ -173,10 +173,9 @@ def test_a_budget_the_batch_cannot_express_is_built_config_by_config(monkeypatch
     assert_same_plan(optimize_problem(problem, "iso_loss", uncertainty=False), eager(budget))
 
 
-def test_a_batch_that_disagrees_with_its_plan_is_solved_again_eagerly(monkeypatch):
-    """The safety net: a batch whose costs are off (here 1e-6 in every coefficient of the
-    objective) chooses a plan whose own cost model disagrees with it by more than
-    ``CHECK_RTOL``, so the problem is solved again with every configuration built alone."""
+def off_batch(monkeypatch):
+    """Make every batch's training cost half what it is (a batch build gone wrong: its
+    optimum moves to a larger model trained on fewer tokens)."""
     from dataclasses import replace
 
     from planner.terms import CostItem, Term
@@ -185,13 +184,33 @@ def test_a_batch_that_disagrees_with_its_plan_is_solved_again_eagerly(monkeypatc
 
     def off(self, points=1):
         sc = real(self, points)
-        scale = lambda it: CostItem(it.name, tuple(tuple(Term(t.coef * (1 + 1e-6), t.n_exp,  # noqa
+        half = lambda it: 0.5 if it.name == "train" else 1.0  # noqa: E731
+        scale = lambda it: CostItem(it.name, tuple(tuple(Term(t.coef * half(it), t.n_exp,  # noqa
                                                               t.d_exp) for t in alt)
                                                     for alt in it.alternatives), it.unit)
         return replace(sc, objective=tuple(scale(it) for it in sc.objective))
 
     monkeypatch.setattr(CandidateBuilder, "batch", off)
-    budget = load_budget(EXAMPLES / "chat-assistant.yaml")
+
+
+def test_a_batch_that_disagrees_with_its_plan_is_solved_again_eagerly(monkeypatch):
+    """The safety net: a batch whose costs are off chooses a plan whose own cost model
+    disagrees with it by more than ``CHECK_RTOL``, so the problem is solved again with every
+    configuration built alone: in ``optimize``, in ``optimize_many`` (a sweep's points that do
+    not stack) and in the report's own plan."""
+    from planner.analysis.review import build_review
+    from planner.analysis.sweep import parse_vary, sweep
+
+    path = EXAMPLES / "chat-assistant.yaml"
+    budget = load_budget(path)
+    off_batch(monkeypatch)
     got = optimize(budget, uncertainty=False)
+    swept = sweep(path, [parse_vary("train.gpus=512,1024")])  # train.gpus does not stack
+    review = build_review(budget)
     monkeypatch.undo()
-    assert_same_plan(got, eager(budget))
+    ref = eager(budget)
+    assert_same_plan(got, ref)
+    assert_same_plan(review.result, ref)
+    assert swept.points[1].inputs == {"train.gpus": 1024}  # the budget's own value
+    assert not swept.points[1].result.diagnostics.get("stacked")
+    assert_same_plan(swept.points[1].result, ref)

@@ -191,7 +191,12 @@ def _solve_levels(budgets, problems, full_index=None, progress=None):
     from planner.analysis.levels import Level
     from planner.optimize import prepare
     from planner.optimize.batch import error_result, solve_problems
-    from planner.optimize.plans import optimize_problem, plan_result, solver_name
+    from planner.optimize.plans import (
+        agrees_with_batch,
+        optimize_problem,
+        plan_result,
+        solver_name,
+    )
     from planner.optimize.problem import CHECK_RTOL
 
     usable = [p if not isinstance(p, (Exception, Level)) and solver_name(p.budget, None)
@@ -228,6 +233,9 @@ def _solve_levels(budgets, problems, full_index=None, progress=None):
             results[i] = plan_result(p, *solved, optima=(
                 outcome.candidate_objectives[i], outcome.candidate_params[i],
                 outcome.candidate_tokens[i]))
+            if not agrees_with_batch(p, solved[0], results[i]):  # the batch was off
+                results[i] = optimize_problem(p.eager(), solver_name(p.budget, None),
+                                              uncertainty=False)
         else:
             try:
                 results[i] = optimize_problem(p, solver_name(p.budget, None),

@@ -130,7 +130,12 @@ def optimize_many(budgets: Sequence[Optional[Budget]], solver: Optional[str] = N
     that differ only in numbers are planned from one stacked build per chunk
     (``planner.optimize.stacked_plans``; chunks in ``jobs`` processes, default one per CPU).
     """
-    from planner.optimize.plans import optimize_problem, plan_result, solver_name
+    from planner.optimize.plans import (
+        agrees_with_batch,
+        optimize_problem,
+        plan_result,
+        solver_name,
+    )
     from planner.optimize.problem import prepare
 
     n = len(budgets)
@@ -149,7 +154,7 @@ def optimize_many(budgets: Sequence[Optional[Budget]], solver: Optional[str] = N
         problems = []
         for i, b in enumerate(budgets):
             try:
-                problems.append(prepare(b) if b is not None else None)
+                problems.append(prepare(b, lazy=True) if b is not None else None)
             except PlannerError as exc:
                 problems.append(exc)
             if progress and (i % 256 == 0 or i == n - 1):
@@ -167,9 +172,13 @@ def optimize_many(budgets: Sequence[Optional[Budget]], solver: Optional[str] = N
         elif p is None:
             out.append(PlanResult.failed("invalid", "no budget", solver=solver or ""))
         elif outcome.solutions[i] is not None:
-            out.append(plan_result(p, *outcome.solutions[i], optima=(
+            res = plan_result(p, *outcome.solutions[i], optima=(
                 outcome.candidate_objectives[i], outcome.candidate_params[i],
-                outcome.candidate_tokens[i])))
+                outcome.candidate_tokens[i]))
+            if not agrees_with_batch(p, outcome.solutions[i][0], res):  # the batch was off
+                res = optimize_problem(p.eager(), solver_name(p.budget, solver),
+                                       uncertainty=False)
+            out.append(res)
         else:
             try:
                 out.append(optimize_problem(p, solver_name(p.budget, solver),

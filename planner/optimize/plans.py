@@ -178,6 +178,15 @@ def plan_result(problem: Problem, sol: Solution, best: int,
     return checked(result)
 
 
+def agrees_with_batch(problem: Problem, sol: Solution, result: PlanResult) -> bool:
+    """Whether the plan of a problem built as one batch (``Problem.batch``) costs, from its
+    own configuration's cost model, what the batch solve that chose it says (``CHECK_RTOL``);
+    True for other problems and results without a plan.  Where it does not, plan
+    ``problem.eager()`` instead."""
+    return (problem.batch is None or not result.ok
+            or abs(result.plan.objective / sol.objective - 1.0) <= CHECK_RTOL)
+
+
 def checked(result: PlanResult) -> PlanResult:
     """``result``, or, when the final check refuses its plan (a non-finite quantity, fewer than
     one parameter or token, the loss target missed: ``planner.optimize.checks``), a result with
@@ -247,9 +256,7 @@ def optimize_problem(problem: Problem, solver: str = "iso_loss", check: bool = F
             message += f"; no choice is feasible: {per_choice}"
         return failed_result(problem, "infeasible", message, sol.binding, sol.solver)
     result = plan_result(problem, sol, best, optima)
-    if (problem.batch is not None and result.ok
-            and abs(result.plan.objective / sol.objective - 1.0) > CHECK_RTOL):
-        # the plan's own cost model disagrees with the batch that chose it: build each one
+    if not agrees_with_batch(problem, sol, result):  # the batch was off: build each one
         return optimize_problem(problem.eager(), solver, check, uncertainty)
     if not result.ok:  # refused by the final check
         return result
