@@ -30,6 +30,11 @@ def to_json(result: Any) -> str:
 
 
 def _clean(x):
+    t = type(x)  # the common types first (a sweep's document holds ~10^6 values)
+    if t is float:
+        return x if math.isfinite(x) else None
+    if t is str or t is int or t is bool or x is None:
+        return x
     if isinstance(x, dict):
         return {str(k): _clean(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
