@@ -14,24 +14,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import timing  # noqa: E402
 
 EXAMPLES = ["chat-assistant", "which-draft", "which-gpu", "code-model", "on-device",
             "downstream-target"]
 
 
 def best_of(fn, repeat: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+    return timing.best_of(fn, repeat, warm=True)
 
 
 def main(repeat: int) -> dict:

@@ -36,3 +36,16 @@ def best_cli(args: list[str], repeat: int, env: dict | None = None) -> tuple[flo
     """Best-of-``repeat`` (wall, CPU) seconds of ``python ARGS``."""
     runs = [timed_python(args, env)[:2] for _ in range(repeat)]
     return min(w for w, _ in runs), min(c for _, c in runs)
+
+
+def best_of(fn, repeat: int, warm: bool = False) -> float:
+    """Best-of-``repeat`` wall seconds of the call ``fn()`` in this process (``warm``: one
+    untimed call first, so imports and caches stay outside the timings)."""
+    if warm:
+        fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
