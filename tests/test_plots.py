@@ -158,6 +158,21 @@ def test_one_layout_pass_draws_what_a_full_layout_draw_drew(flops, tmp_path):
                 assert path.read_bytes() == buf.getvalue(), path.name
 
 
+def test_each_figure_is_drawn_once_per_format(flops, tmp_path, monkeypatch):
+    """``save_figure`` draws every figure exactly once per file written: no throw-away draw
+    (savefig draws a figure that still has a layout engine, even a placeholder, twice)."""
+    from matplotlib.figure import Figure
+
+    draws = []
+    real = Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda fig, r: (draws.append(fig), real(fig, r))[1])
+    for formats in (("png",), ("png", "svg")):
+        draws.clear()
+        paths = _draw_all(flops, tmp_path / "-".join(formats), formats)
+        assert len(draws) == 4 * len(formats) == sum(len(p) for p in paths.values())
+        assert len({id(f) for f in draws}) == 4
+
+
 def test_demand_study_levels_equal_optimize_of_each_levels_budget():
     """The study solves every demand level in one stacked call and makes a full PlanResult of
     the budget's own level only; each level's optimum is ``optimize()`` of a budget with that

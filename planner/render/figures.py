@@ -22,6 +22,8 @@ import numpy as np
 from planner.errors import InputError
 
 SVG_SALT = "planner"
+DPI = 110  # pixels per inch of the PNGs; the figures are laid out at the same dpi, so the
+# layout pass and the drawing share one Agg renderer and its cached text extents
 
 
 def unit_label(unit: str) -> str:
@@ -38,7 +40,7 @@ def _figure(width=7.2, height=4.6):
     except ImportError:  # pragma: no cover - depends on the environment
         raise InputError("figures need matplotlib: pip install matplotlib (or pip install "
                          "'.[plot]' in a planner checkout)") from None
-    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
@@ -229,6 +231,18 @@ def _num(x: float) -> str:
     return f"{x:.3g}"
 
 
+def _drop_layout_engine(fig) -> None:
+    """No layout engine at all once laid out.  ``set_layout_engine("none")`` would leave a
+    placeholder engine, and savefig draws a figure that has any engine once without rendering
+    before drawing it: every figure drawn twice."""
+    import matplotlib
+
+    with matplotlib.rc_context({"figure.autolayout": False,
+                                "figure.constrained_layout.use": False}):
+        fig.set_layout_engine(None)  # None reads these two rcParams: both off, no engine
+    assert fig.get_layout_engine() is None
+
+
 def save_figure(fig, out_dir: str | Path, stem: str,
                 formats: Sequence[str] = ("png",)) -> list[Path]:
     """Write ``stem.png`` / ``stem.svg`` (each rendered in memory, then written atomically);
@@ -250,9 +264,9 @@ def save_figure(fig, out_dir: str | Path, stem: str,
                          f"{exc.strerror or exc}") from None
     paths = []
     engine = fig.get_layout_engine()
-    if engine is not None:  # lay out once, not once per format, and without drawing: the
-        engine.execute(fig)  # layout pass that savefig would run, then no layout at all
-        fig.set_layout_engine("none")
+    if engine is not None:  # lay out once, not once per format, and without drawing
+        engine.execute(fig)
+        _drop_layout_engine(fig)
     with matplotlib.rc_context({"svg.hashsalt": SVG_SALT, "svg.fonttype": "path"}):
         for fmt in formats:
             path = out_dir / f"{stem}.{fmt}"
@@ -260,7 +274,7 @@ def save_figure(fig, out_dir: str | Path, stem: str,
             if fmt == "svg":
                 fig.savefig(buf, format="svg", metadata={"Date": None})
             else:
-                fig.savefig(buf, format="png", dpi=110)
+                fig.savefig(buf, format="png", dpi=DPI)
             atomic_write(path, buf.getvalue())
             paths.append(path)
     return paths
