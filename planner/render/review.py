@@ -9,6 +9,7 @@ sources, and the warnings.  No timestamps: the same budget gives the same files.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
@@ -123,13 +124,30 @@ def draw_figures(rv: Review, out_dir: Path, formats: Sequence[str] = ("png",),
     if rv.sensitivity.rows:
         jobs.append(("tornado", lambda: plots.tornado_figure(rv.sensitivity)))
     out: dict[str, list[Path]] = {}
-    for done, (key, make) in enumerate(jobs):
-        if progress:
-            progress("figures", done, len(jobs))
-        out[key] = plots.save_figure(make(), out_dir, key, formats)
+    with _gc_frozen():
+        for done, (key, make) in enumerate(jobs):
+            if progress:
+                progress("figures", done, len(jobs))
+            out[key] = plots.save_figure(make(), out_dir, key, formats)
     if progress:
         progress("figures", len(jobs), len(jobs))
     return out
+
+
+@contextmanager
+def _gc_frozen():
+    """Objects that exist now (the review's: ~460k for which-draft) are left out of the
+    cyclic garbage collector's full passes while the figures are drawn, and given back after.
+    matplotlib allocates enough to trigger a full pass while drawing, and a full pass over the
+    review's objects took 0.3 s of which-draft's 1.5 s of figures (only the drawing's own
+    garbage is collected meanwhile)."""
+    import gc
+
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def write_report(rv: Review, out_dir: str | Path, formats: Sequence[str] = ("png",),
