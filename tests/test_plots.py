@@ -151,7 +151,8 @@ def test_one_layout_pass_draws_what_a_full_layout_draw_drew(flops, tmp_path):
         old.draw_without_rendering()
         old.set_layout_engine("none")
         with matplotlib.rc_context({"svg.hashsalt": plots.SVG_SALT, "svg.fonttype": "path"}):
-            for path, kw in ((png, {"format": "png", "dpi": 110}),
+            for path, kw in ((png, {"format": "png", "dpi": plots.DPI, "pil_kwargs": {
+                    "compress_level": plots.PNG_COMPRESS_LEVEL}}),
                              (svg, {"format": "svg", "metadata": {"Date": None}})):
                 buf = io.BytesIO()
                 old.savefig(buf, **kw)
