@@ -133,9 +133,9 @@ def test_importing_plots_does_not_import_matplotlib():
 
 
 def test_one_layout_pass_draws_what_a_full_layout_draw_drew(flops, tmp_path):
-    """``save_figure`` runs the constrained-layout pass alone (no throw-away draw before the
-    real one): the PNG and SVG bytes equal those of the previous path, which drew the whole
-    figure once without rendering to lay it out."""
+    """``save_figure`` runs the layout pass alone (no throw-away draw before the real one):
+    the PNG and SVG bytes equal those of the previous path, which drew the whole figure once
+    without rendering to lay it out."""
     import io
 
     import matplotlib
