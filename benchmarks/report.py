@@ -9,7 +9,9 @@ For each ``examples/*.yaml`` (or the files given):
 (b) the same with ``--formats svg`` (the previous default) and ``--formats none`` (no figures:
     start-up and analyses only);
 (c) the library call ``planner.render.review.report(EXAMPLE, DIR)`` in this process (imports
-    already paid, matplotlib's font cache warm after the first example);
+    already paid, matplotlib's font cache warm after the first example), and the figure step
+    alone: ``draw_figures`` of that review (PNG; fastest of ``--repeat`` draws, matplotlib
+    imported);
 (d) with ``--compare-with DIR``, (a) again with ``PYTHONPATH=DIR``: another checkout of
     planner (e.g. the code before a change), in the same run.
 
@@ -61,6 +63,19 @@ def medians(cmd: list[str], repeat: int, pythonpath: Path = ROOT) -> dict:
             "ok": all(r[2] == 0 for r in runs)}
 
 
+def figure_seconds(review, out: Path, repeat: int) -> float:
+    """Fastest of ``repeat`` runs of the report's figure step (draw and write the four PNGs)
+    for a computed review, in this process."""
+    from planner.render.review import draw_figures
+
+    runs = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        draw_figures(review, out)
+        runs.append(time.perf_counter() - t)
+    return min(runs)
+
+
 def cli(example: Path, out: Path, formats: str) -> list[str]:
     return [sys.executable, "-m", "planner", "report", str(example), "-o", str(out),
             "--force", "--formats", formats]
@@ -87,7 +102,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     out: dict = {"repeat": repeat, "floor": floor, "examples": {}}
     header = (f"{'example':<18} {'CLI png':>8} {'CPU':>6} {'×floor':>7} {'svg/png':>8} "
-              f"{'no figs':>8} {'library':>8}" + (f" {'other':>8} {'other/this':>10}"
+              f"{'no figs':>8} {'library':>8} {'figures':>8}" + (f" {'other':>8} {'other/this':>10}"
                                                   if args.compare_with else ""))
     print(header)
     for ex in examples:
@@ -99,9 +114,10 @@ def main(argv: list[str] | None = None) -> dict:
         libs = []
         for _ in range(repeat):
             t = time.perf_counter()
-            report(ex, tmp / f"{name}-lib", formats=("png",))
+            files = report(ex, tmp / f"{name}-lib", formats=("png",))
             libs.append(time.perf_counter() - t)
         row["library_s"] = statistics.median(libs)
+        row["figures_s"] = figure_seconds(files.review, tmp / f"{name}-figs", repeat)
         if args.compare_with:
             row["other_png"] = medians(cli(ex, tmp / f"{name}-other", "png"), repeat,
                                        args.compare_with.resolve())
@@ -114,7 +130,7 @@ def main(argv: list[str] | None = None) -> dict:
             line += f" {row['svg_over_png']:>7.2f}× {row['none']['wall_s']:>7.2f}s"
         else:
             line += f" {'-':>8} {'-':>8}"
-        line += f" {row['library_s']:>7.2f}s"
+        line += f" {row['library_s']:>7.2f}s {row['figures_s']:>7.2f}s"
         if args.compare_with:
             row["other_over_this"] = row["other_png"]["wall_s"] / png["wall_s"]
             row["other_over_this_cpu"] = row["other_png"]["cpu_s"] / png["cpu_s"]

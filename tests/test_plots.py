@@ -133,9 +133,9 @@ def test_importing_plots_does_not_import_matplotlib():
 
 
 def test_one_layout_pass_draws_what_a_full_layout_draw_drew(flops, tmp_path):
-    """``save_figure`` runs the constrained-layout pass alone (no throw-away draw before the
-    real one): the PNG and SVG bytes equal those of the previous path, which drew the whole
-    figure once without rendering to lay it out."""
+    """``save_figure`` runs the layout pass alone (no throw-away draw before the real one):
+    the PNG and SVG bytes equal those of the previous path, which drew the whole figure once
+    without rendering to lay it out."""
     import io
 
     import matplotlib
@@ -151,11 +151,27 @@ def test_one_layout_pass_draws_what_a_full_layout_draw_drew(flops, tmp_path):
         old.draw_without_rendering()
         old.set_layout_engine("none")
         with matplotlib.rc_context({"svg.hashsalt": plots.SVG_SALT, "svg.fonttype": "path"}):
-            for path, kw in ((png, {"format": "png", "dpi": 110}),
+            for path, kw in ((png, {"format": "png", "dpi": plots.DPI, "pil_kwargs": {
+                    "compress_level": plots.PNG_COMPRESS_LEVEL}}),
                              (svg, {"format": "svg", "metadata": {"Date": None}})):
                 buf = io.BytesIO()
                 old.savefig(buf, **kw)
                 assert path.read_bytes() == buf.getvalue(), path.name
+
+
+def test_each_figure_is_drawn_once_per_format(flops, tmp_path, monkeypatch):
+    """``save_figure`` draws every figure exactly once per file written: no throw-away draw
+    (savefig draws a figure that still has a layout engine, even a placeholder, twice)."""
+    from matplotlib.figure import Figure
+
+    draws = []
+    real = Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda fig, r: (draws.append(fig), real(fig, r))[1])
+    for formats in (("png",), ("png", "svg")):
+        draws.clear()
+        paths = _draw_all(flops, tmp_path / "-".join(formats), formats)
+        assert len(draws) == 4 * len(formats) == sum(len(p) for p in paths.values())
+        assert len({id(f) for f in draws}) == 4
 
 
 def test_demand_study_levels_equal_optimize_of_each_levels_budget():
