@@ -149,10 +149,9 @@ def draw_figures(rv: Review, out_dir: Path, formats: Sequence[str] = ("png",),
     return {key: out[key] for key, _ in jobs}
 
 
-# drawn by a forked process while this one draws the others: the contour figure, the slowest
-# (~40% of the drawing; with its first-use costs in the child, about the other three's time:
-# which-draft's figures 0.63-0.89 s, against 0.74-0.88 s with the frontier forked too)
-FORKED_FIGURES = ("contours",)
+# drawn by a forked process while this one draws the others: the contour figure (the slowest,
+# ~40% of the drawing) and the frontier against the cost curves and the tornado
+FORKED_FIGURES = ("contours", "frontier")
 
 
 def _can_fork(jobs) -> bool:
