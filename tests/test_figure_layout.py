@@ -121,44 +121,8 @@ def test_drawing_leaves_the_existing_objects_out_of_full_collections(review, tmp
         return real(*a, **k)
 
     monkeypatch.setattr(plots, "save_figure", save)
-    monkeypatch.setattr(report, "_can_fork", lambda jobs: False)  # every figure drawn here
     before = gc.get_freeze_count()
     out = report.draw_figures(review, tmp_path)
     assert sorted(out) == ["contours", "cost_vs_params", "frontier", "tornado"]
     assert len(frozen_while_drawing) == 4 and min(frozen_while_drawing) > before + 1000
     assert gc.get_freeze_count() == before
-
-
-def _bytes(paths: dict) -> dict:
-    return {p.name: p.read_bytes() for ps in paths.values() for p in ps}
-
-
-@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork here")
-def test_forked_drawing_writes_what_drawing_here_writes(review, tmp_path, monkeypatch):
-    """Figures drawn by the forked child are the bytes drawn in-process; progress counts up to
-    the number of figures; when the child fails, this process draws its figures itself."""
-    import os
-
-    from planner.render import review as report
-
-    monkeypatch.setattr(report, "_can_fork", lambda jobs: True)
-    steps = []
-    forked = report.draw_figures(review, tmp_path / "forked", ("png", "svg"),
-                                 progress=lambda stage, done, total: steps.append(done))
-    assert steps[0] == 0 and steps[-1] == 4 and steps == sorted(steps)
-    with monkeypatch.context() as m:
-        m.setattr(report, "_can_fork", lambda jobs: False)
-        here = report.draw_figures(review, tmp_path / "here", ("png", "svg"))
-    assert list(forked) == list(here) and _bytes(forked) == _bytes(here)
-    assert len(_bytes(here)) == 8
-
-    parent, real = os.getpid(), plots.save_figure
-
-    def fail_in_child(fig, out, key, formats):
-        if os.getpid() != parent:
-            raise RuntimeError("child fails")
-        return real(fig, out, key, formats)
-
-    monkeypatch.setattr(plots, "save_figure", fail_in_child)
-    again = report.draw_figures(review, tmp_path / "again", ("png", "svg"))
-    assert _bytes(again) == _bytes(here)

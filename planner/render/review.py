@@ -114,9 +114,7 @@ class ReportFiles:
 def draw_figures(rv: Review, out_dir: Path, formats: Sequence[str] = ("png",),
                  progress=None) -> dict[str, list[Path]]:
     """Draw and save every figure of the review (``progress(stage, done, total)`` after
-    each).  On Linux with two or more CPUs the figures of ``FORKED_FIGURES`` are drawn by a
-    forked child process meanwhile (the same code, the same bytes); any it did not write are
-    drawn here after it."""
+    each)."""
     from planner.render import figures as plots
 
     makers = {"cost_vs_params": plots.cost_vs_params_figure, "frontier": plots.frontier_figure,
@@ -126,78 +124,14 @@ def draw_figures(rv: Review, out_dir: Path, formats: Sequence[str] = ("png",),
     if rv.sensitivity.rows:
         jobs.append(("tornado", lambda: plots.tornado_figure(rv.sensitivity)))
     out: dict[str, list[Path]] = {}
-
-    def report(done: int) -> None:
-        if progress:
-            progress("figures", done, len(jobs))
-
     with _gc_frozen():
-        report(0)
-        there = [job for job in jobs if job[0] in FORKED_FIGURES] if _can_fork(jobs) else []
-        child = _fork_drawing(there, out_dir, formats) if there else None
-        try:
-            for key, make in jobs:
-                if child is None or (key, make) not in there:
-                    out[key] = plots.save_figure(make(), out_dir, key, formats)
-                    report(len(out))
-        finally:
-            drawn = _wait(child)
-        for key, make in there:  # what the child wrote, or drawn here if it failed
-            paths = [Path(out_dir) / f"{key}.{fmt}" for fmt in formats]
-            out[key] = paths if drawn else plots.save_figure(make(), out_dir, key, formats)
-            report(len(out))
-    return {key: out[key] for key, _ in jobs}
-
-
-# drawn by a forked process while this one draws the others: the contour figure (the slowest,
-# ~40% of the drawing) and the frontier against the cost curves and the tornado
-FORKED_FIGURES = ("contours", "frontier")
-
-
-def _can_fork(jobs) -> bool:
-    """Fork for the figures only where it is cheap and safe: Linux (copy-on-write fork; macOS
-    frameworks and Windows cannot), two CPUs or more, more than one figure."""
-    import os
-    import sys
-
-    return (sys.platform == "linux" and hasattr(os, "fork") and len(jobs) > 1
-            and len(os.sched_getaffinity(0)) >= 2)
-
-
-def _fork_drawing(jobs, out_dir, formats) -> Optional[int]:
-    """A child process that draws and writes ``jobs`` (each file written atomically) and
-    exits at once (``os._exit``: no buffers flushed twice, no clean-up of the parent's run);
-    its pid, or None if it could not be started."""
-    import os
-
-    import matplotlib.backends.backend_agg  # noqa: F401  imported once, before the fork
-    import matplotlib.figure  # noqa: F401
-
-    from planner.render import figures as plots
-
-    try:
-        pid = os.fork()
-    except OSError:
-        return None
-    if pid:
-        return pid
-    code = 1
-    try:
-        for key, make in jobs:
-            plots.save_figure(make(), out_dir, key, formats)
-        code = 0
-    finally:
-        os._exit(code)  # an exception in the child: exit 1, the parent draws these
-
-
-def _wait(pid: Optional[int]) -> bool:
-    """Whether the child ``pid`` exited 0 (after it exits)."""
-    import os
-
-    if pid is None:
-        return False
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status) == 0
+        for done, (key, make) in enumerate(jobs):
+            if progress:
+                progress("figures", done, len(jobs))
+            out[key] = plots.save_figure(make(), out_dir, key, formats)
+    if progress:
+        progress("figures", len(jobs), len(jobs))
+    return out
 
 
 @contextmanager
