@@ -186,4 +186,18 @@ def run_cli(argv: list[str] | None = None) -> int:
 
 
 def main() -> None:  # console-script entry point
-    sys.exit(run_cli())
+    """Run the command line and exit with its code.
+
+    The cyclic garbage collector is tuned for a short run that builds many long-lived objects
+    (a report's review, a sweep's plans) and few cycles: the objects of the imports so far are
+    frozen (never scanned again), young collections run every 10,000 allocations instead of
+    700, and at exit everything is frozen so that the interpreter's last full collection does
+    not scan what the run built (about 0.1 s for a report; 0.6 s before configurations were
+    built as one batch).  Reference counting frees everything else as usual."""
+    import gc
+
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+    code = run_cli()
+    gc.freeze()
+    sys.exit(code)
