@@ -12,13 +12,12 @@ from planner.laws import Law
 from planner.optimize.build import (
     Candidate,
     CandidateBuilder,
-    LazyCandidates,
     build_candidates,
-    built,
     loss_fields,
     resolve_law,
     target_loss,
 )
+from planner.optimize.lazy import LazyCandidates, built
 from planner.optimize.scenario import Scenario, stack_scenarios
 
 CHECK_RTOL = 1e-9

@@ -26,12 +26,8 @@ import numpy as np
 
 from planner.errors import PlannerError
 from planner.optimize.baselines import cheapest_same_options, same_options_points
-from planner.optimize.build import (
-    CandidateBuilder,
-    LazyCandidates,
-    resolve_law,
-    target_loss,
-)
+from planner.optimize.build import CandidateBuilder, resolve_law, target_loss
+from planner.optimize.lazy import LazyCandidates
 from planner.optimize.problem import CHECK_RTOL, Problem
 
 CHUNK_POINTS = 64  # points per stacked build at most (memory: ~1.5 MB per point, 216 configs)
