@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Iterator
+from typing import Any, Optional
 
 from planner.errors import SolverError
 
@@ -15,46 +15,41 @@ LOSS_RTOL = 1e-6
 """Relative tolerance on ``served loss ≤ target loss`` (the solvers converge to ~1e-9)."""
 
 
-def _all_finite(doc: Any) -> bool:
-    """Whether every number ``_numbers`` would yield is finite (one pass, no paths: a sweep
-    checks every point's plan)."""
-    stack = [doc]
-    pop, more = stack.pop, stack.extend
+def _first_non_finite(doc: Any) -> Optional[tuple[str, float]]:
+    """The path (``costs.train_usd``, ``alternatives[2].objective``) and value of the first
+    number in ``doc`` (dicts, lists, tuples and dataclasses, depth first in order) that is not
+    finite, or None.  One pass without recursion; the path's text is only made for the one it
+    finds (a sweep checks every point's plan)."""
+    stack: list = [((), doc)]
+    pop, push = stack.pop, stack.append
     while stack:
-        x = pop()
+        path, x = pop()
         t = type(x)
         if t is float:
             if not math.isfinite(x):
-                return False
-        elif t is dict:
-            more(x.values())
-        elif t is list or t is tuple:
-            more(x)
-        elif t is str or t is int or t is bool or x is None:
+                return _path_text(path), x
             continue
-        elif dataclasses.is_dataclass(x) and not isinstance(x, type):
-            more([getattr(x, f.name) for f in dataclasses.fields(x)])
-        elif isinstance(x, dict):
-            more(x.values())
+        if t is str or t is int or t is bool or x is None:
+            continue
+        if dataclasses.is_dataclass(x) and not isinstance(x, type):
+            x = {f.name: getattr(x, f.name) for f in dataclasses.fields(x)}
+        if isinstance(x, dict):
+            for k, v in reversed(x.items()):
+                push((path + (("key", k),), v))
         elif isinstance(x, (list, tuple)):
-            more(x)
+            for i in range(len(x) - 1, -1, -1):
+                push((path + (("index", i),), x[i]))
         elif isinstance(x, float) or (hasattr(x, "dtype") and getattr(x, "ndim", 1) == 0):
             if not math.isfinite(float(x)):
-                return False  # anything else holds no number the plan reports
-    return True
+                return _path_text(path), float(x)
+    return None
 
 
-def _numbers(doc: Any, path: str = "") -> Iterator[tuple[str, float]]:
-    if dataclasses.is_dataclass(doc) and not isinstance(doc, type):
-        doc = {f.name: getattr(doc, f.name) for f in dataclasses.fields(doc)}
-    if isinstance(doc, dict):
-        for k, v in doc.items():
-            yield from _numbers(v, f"{path}.{k}" if path else str(k))
-    elif isinstance(doc, (list, tuple)):
-        for i, v in enumerate(doc):
-            yield from _numbers(v, f"{path}[{i}]")
-    elif isinstance(doc, float) or (hasattr(doc, "dtype") and getattr(doc, "ndim", 1) == 0):
-        yield path, float(doc)
+def _path_text(path: tuple) -> str:
+    out = ""
+    for kind, k in path:
+        out = f"{out}[{k}]" if kind == "index" else f"{out}.{k}" if out else str(k)
+    return out
 
 
 def _reported(point) -> dict:
@@ -81,13 +76,11 @@ def check_plan(result) -> None:
     for label, point in (("plan", plan), ("baseline", result.baseline)):
         if point is None:
             continue
-        reported = _reported(point)
-        if _all_finite(reported):
-            continue
-        for path, v in _numbers(reported):  # find the first one, by its path
-            if not math.isfinite(v):
-                raise SolverError(f"{label}.{path} is {v!r}; no plan is printed (the law or "
-                                  "a hardware profile gives numbers beyond floating point)")
+        bad = _first_non_finite(_reported(point))
+        if bad is not None:
+            path, v = bad
+            raise SolverError(f"{label}.{path} is {v!r}; no plan is printed (the law or "
+                              "a hardware profile gives numbers beyond floating point)")
     target = float(result.target_loss)
     served = plan.extra.get("served_loss")
     served = float(plan.loss if served is None else served)
