@@ -197,7 +197,7 @@ def _solve_levels(budgets, problems, full_index=None, progress=None):
         plan_result,
         solver_name,
     )
-    from planner.optimize.problem import CHECK_RTOL
+    from planner.optimize.problem import agrees
 
     usable = [p if not isinstance(p, (Exception, Level)) and solver_name(p.budget, None)
               == "iso_loss" else None for p in problems]
@@ -210,8 +210,7 @@ def _solve_levels(budgets, problems, full_index=None, progress=None):
     for i, p in enumerate(problems):
         if isinstance(p, Level):
             found = build.optimum(p.j, solved_levels)
-            if found is not None and abs(
-                    build.own_cost(p.j, *found[:3]) / found[3] - 1.0) <= CHECK_RTOL:
+            if found is not None and agrees(build.own_cost(p.j, *found[:3]), found[3]):
                 optima[i] = found[1:]
                 continue
             try:  # infeasible, at the search cap, or its own budget disagrees: on its own

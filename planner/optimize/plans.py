@@ -19,7 +19,7 @@ from planner.optimize.baselines import (
     same_options_baseline,
 )
 from planner.optimize.build import Candidate, flops_items
-from planner.optimize.problem import CHECK_RTOL, Problem, prepare
+from planner.optimize.problem import Problem, agrees, prepare
 from planner.optimize.scenario import Scenario, Solution
 from planner.optimize.solve import SOLVERS, solve_candidates
 from planner.plan import PlanPoint, PlanResult, extrapolation_warnings, law_summary
@@ -183,8 +183,7 @@ def agrees_with_batch(problem: Problem, sol: Solution, result: PlanResult) -> bo
     own configuration's cost model, what the batch solve that chose it says (``CHECK_RTOL``);
     True for other problems and results without a plan.  Where it does not, plan
     ``problem.eager()`` instead."""
-    return (problem.batch is None or not result.ok
-            or abs(result.plan.objective / sol.objective - 1.0) <= CHECK_RTOL)
+    return problem.batch is None or not result.ok or agrees(result.plan.objective, sol.objective)
 
 
 def checked(result: PlanResult) -> PlanResult:

@@ -26,6 +26,11 @@ chose it says, to this relative tolerance (``Problem.batch``, a sweep's stacked 
 is planned again with every configuration built on its own."""
 
 
+def agrees(own: float, batch: float) -> bool:
+    """Whether a cost from a configuration's own cost model equals the batch's (``CHECK_RTOL``)."""
+    return abs(own / batch - 1.0) <= CHECK_RTOL
+
+
 @dataclass(frozen=True)
 class Problem:
     """A budget resolved into its law, target loss and candidate configurations."""

@@ -28,7 +28,7 @@ from planner.errors import PlannerError
 from planner.optimize.baselines import cheapest_same_options, same_options_points
 from planner.optimize.build import CandidateBuilder, resolve_law, target_loss
 from planner.optimize.lazy import LazyCandidates
-from planner.optimize.problem import CHECK_RTOL, Problem
+from planner.optimize.problem import Problem, agrees
 
 CHUNK_POINTS = 64  # points per stacked build at most (memory: ~1.5 MB per point, 216 configs)
 MIN_CHUNK_POINTS = 16  # fewer points per build do not pay for splitting work across processes
@@ -303,7 +303,7 @@ def _plan_chunk(budgets: list, law, losses: list, plan_result) -> list:
                 if len(same_hw) > 1 else None)
         res = plan_result(problem, solution, b, optima=(obj[:, j], params[:, j], tokens[:, j]),
                           same_options=same)
-        if res.ok and abs(res.plan.objective / cost - 1.0) > CHECK_RTOL:
+        if res.ok and not agrees(res.plan.objective, cost):
             res = None  # its own budget disagrees with the stacked build: one at a time
         out.append(res)
     return out
