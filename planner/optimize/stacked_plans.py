@@ -119,7 +119,7 @@ class StackedBuild:
     losses: tuple
     scenario: Any
     metas: tuple
-    builders: tuple = ()  # each point's own CandidateBuilder (its configurations by index)
+    builders: tuple  # each point's own CandidateBuilder (its configurations by index)
 
     @property
     def configurations(self) -> int:
@@ -178,8 +178,7 @@ class StackedBuild:
         safe_n, safe_d = np.where(met, n, 1.0), np.where(met, d, 1.0)
         with np.errstate(all="ignore"):
             for c in sc.constraints:
-                met &= np.asarray(c.item.value(safe_n, safe_d), float) / np.asarray(
-                    c.limit, float) - 1.0 <= -1e-9
+                met &= np.asarray(c.slack(safe_n, safe_d), float) >= 1e-9
         lower, met = lower.reshape(k, p), met.reshape(k, p)
         upper = np.where(met, lower, np.inf)
         keep = np.zeros((k, p), dtype=bool)
@@ -227,7 +226,7 @@ class StackedBuild:
     def own_cost(self, j: int, best: int, params: float, tokens: float) -> float:
         """The lifetime cost of (N, D) in configuration ``best``, built from point ``j``'s own
         budget alone (to check the stacked build against)."""
-        own = CandidateBuilder(self.budgets[j], self.law, self.losses[j]).build(best)
+        own = self.builders[j].build(best)  # point j's own builder, made by stacked_build
         return float(own.scenario.objective_value(params, tokens))
 
 
