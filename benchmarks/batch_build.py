@@ -19,14 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import timing  # noqa: E402
+from timing import best_of  # noqa: E402
 
 EXAMPLES = ["chat-assistant", "which-draft", "which-gpu", "code-model", "on-device",
             "downstream-target"]
-
-
-def best_of(fn, repeat: int) -> float:
-    return timing.best_of(fn, repeat, warm=True)
 
 
 def main(repeat: int) -> dict:
@@ -40,11 +36,11 @@ def main(repeat: int) -> dict:
     for name in EXAMPLES:
         b = load_budget(ROOT / "examples" / f"{name}.yaml")
         k = len(prepare(b, lazy=True).candidates)
-        setup_eager = best_of(lambda b=b: prepare(b, lazy=False).stackable, repeat)
-        setup_batch = best_of(lambda b=b: prepare(b, lazy=True).stackable, repeat)
+        setup_eager = best_of(lambda b=b: prepare(b, lazy=False).stackable, repeat, warm=True)
+        setup_batch = best_of(lambda b=b: prepare(b, lazy=True).stackable, repeat, warm=True)
         plan_eager = best_of(lambda b=b: optimize_problem(
-            prepare(b, lazy=False), solver_name(b, None), uncertainty=False), repeat)
-        plan_batch = best_of(lambda b=b: optimize(b, uncertainty=False), repeat)
+            prepare(b, lazy=False), solver_name(b, None), uncertainty=False), repeat, warm=True)
+        plan_batch = best_of(lambda b=b: optimize(b, uncertainty=False), repeat, warm=True)
         out[name] = {"configurations": k, "setup_eager_s": setup_eager,
                      "setup_batch_s": setup_batch, "plan_eager_s": plan_eager,
                      "plan_batch_s": plan_batch}
